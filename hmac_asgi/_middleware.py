@@ -1,0 +1,150 @@
+"""``HMACMiddleware``: verify HMAC-signed requests in front of any ASGI app."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._errors import AuthException, Failure
+from ._headers import HMACAuthorizationHeaders
+from ._keys import KeyRing, SecretLookup, SecretsValue
+from ._replay import ReplayCache, ReplayCacheUnavailable
+from ._responses import send_failure
+from ._verify import Clock, Verification, Verifier
+
+__all__ = ["HMACMiddleware"]
+
+logger = logging.getLogger("hmac_asgi")
+
+
+class HMACMiddleware:
+    """Pure ASGI middleware that lets through only requests signed per destiny-sdk.
+
+    Per ``http`` or ``websocket`` scope (``lifespan`` and excluded paths pass
+    straight through): headers → freshness → key → body and HMAC in one pass →
+    constant-time compare → replay cache → app. The body is buffered as the
+    server's own messages (no join, no copy) and replayed to the app exactly
+    once, after which ``receive`` is the server's. The verified client id is put
+    at ``scope["state"]["hmac_client_id"]``. Failures are answered here (401/413
+    JSON, 503 when the replay cache is down); the app is never called for them.
+
+    Trust assumptions: the secrets are shared only with the clients; the method,
+    path and query are not signed (the destiny-sdk scheme), so use TLS and a
+    replay cache. See the README for every parameter.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret_key: SecretsValue | None = None,
+        client_secrets: Mapping[uuid.UUID | str, SecretsValue] | None = None,
+        secret_lookup: SecretLookup | None = None,
+        max_age: float = 300.0,
+        max_body_size: int = 10 * 1024 * 1024,
+        exclude_paths: Iterable[str] = (),
+        replay_cache: ReplayCache | None = None,
+        replay_fail_open: bool = False,
+        clock: Clock = time.time,
+    ) -> None:
+        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int):
+            raise TypeError("max_body_size must be an int (bytes)")
+        if max_body_size < 0:
+            raise ValueError(f"max_body_size must be >= 0, not {max_body_size}")
+        if isinstance(exclude_paths, (str, bytes)):
+            raise TypeError('exclude_paths takes a collection of paths, e.g. ("/health",)')
+        excluded = frozenset(exclude_paths)
+        for path in excluded:
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ValueError(f"exclude_paths entries are absolute paths, not {path!r}")
+        if replay_cache is not None and not isinstance(replay_cache, ReplayCache):
+            raise TypeError("replay_cache must have `async add_once(key, ttl) -> bool`")
+        self.app = app
+        self._verifier = Verifier(
+            KeyRing(secret_key, client_secrets, secret_lookup), max_age, clock
+        )
+        self._max_body_size = max_body_size
+        self._excluded = excluded
+        self._replay_cache = replay_cache
+        self._replay_fail_open = bool(replay_fail_open)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in self._excluded:
+            await self.app(scope, receive, send)
+            return
+        try:
+            headers = HMACAuthorizationHeaders.from_scope(scope)
+            verification = await self._verifier.start(headers)
+            messages: list[Message] = []
+            if scope["type"] == "http":
+                complete = await self._read_body(scope, receive, verification, messages)
+                if not complete:
+                    return  # the client went away: nobody to answer, nothing to run
+            verification.verify()
+            if self._replay_cache is not None:
+                await self._check_replay(headers)
+        except AuthException as exc:
+            logger.info(
+                "refused %s %s: %s", scope.get("method", "WEBSOCKET"), scope["path"], exc.code
+            )
+            await send_failure(scope, send, exc)
+            return
+        scope.setdefault("state", {})["hmac_client_id"] = headers.client_id
+        await self.app(scope, _replaying(messages, receive) if messages else receive, send)
+
+    async def _read_body(
+        self, scope: Scope, receive: Receive, verification: Verification, messages: list[Message]
+    ) -> bool:
+        """Feed the body into the HMAC as it arrives, keeping the server's messages.
+
+        Returns False when the client disconnected before the body was complete.
+        """
+        limit = self._max_body_size
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise Failure.body_too_large(limit)  # refused before reading a byte
+        size = 0
+        while True:
+            message = await receive()
+            if message.get("type") != "http.request":
+                return False  # http.disconnect
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise Failure.body_too_large(limit)
+                verification.update(chunk)
+            messages.append(message)
+            if not message.get("more_body", False):
+                return True
+
+    async def _check_replay(self, headers: HMACAuthorizationHeaders) -> None:
+        """Record a verified signature; its second use within the window is refused."""
+        assert self._replay_cache is not None  # noqa: S101 - checked by the caller
+        key = f"{headers.client_id}:{headers.signature}"
+        ttl = max(self._verifier.window_left(headers.timestamp), 0.001)
+        try:
+            first_use = await self._replay_cache.add_once(key, ttl)
+        except ReplayCacheUnavailable as exc:
+            if not self._replay_fail_open:
+                logger.error("replay cache unavailable, refusing requests (fail closed): %s", exc)
+                raise Failure.unavailable("replay cache") from exc
+            logger.error("replay cache unavailable, NOT checking replays (fail open): %s", exc)
+            return
+        if not first_use:
+            raise Failure.replayed()
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that hands out the buffered messages once, then the server's."""
+    pending = iter(messages)
+
+    async def replay_receive() -> Message:
+        message = next(pending, None)
+        return message if message is not None else await receive()
+
+    return replay_receive
