@@ -65,7 +65,7 @@ def _as_bytes(value: Any) -> bytes:
         return value
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
-    raise TypeError(f"expected str or bytes, got {type(value).__name__}")
+    raise ValueError(f"expected str or bytes, got {type(value).__name__}")
 
 
 def _validated(parse: Any, value: Any) -> Any:

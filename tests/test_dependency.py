@@ -1,0 +1,84 @@
+"""The per-route dependency form (destiny-sdk parity) and the header model."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from _helpers import CLIENT_ID, SECRET, signed_headers
+from fastapi import Depends, FastAPI, Request
+from pydantic import ValidationError
+
+from hmac_asgi import AuthException, BypassHMACAuth, HMACAuth, HMACAuthorizationHeaders
+
+
+def app_with(auth: object) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/private", dependencies=[Depends(auth)])
+    async def private(request: Request) -> dict[str, str]:
+        client = getattr(request.state, "hmac_client_id", None)
+        return {"client_id": str(client), "body": (await request.body()).decode()}
+
+    @app.get("/public")
+    async def public() -> dict[str, bool]:
+        return {"public": True}
+
+    return app
+
+
+@pytest.mark.anyio
+async def test_hmac_auth_dependency() -> None:
+    transport = httpx.ASGITransport(app_with(HMACAuth(SECRET)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        ok = await client.post("/private", content=b"data", headers=signed_headers(b"data"))
+        assert ok.json() == {"client_id": str(CLIENT_ID), "body": "data"}
+        unsigned = await client.post("/private", content=b"data")
+        assert unsigned.status_code == 401
+        assert unsigned.json() == {"detail": "Authorization header missing."}
+        assert unsigned.headers["www-authenticate"] == "Signature"
+        bad = await client.post("/private", content=b"datA", headers=signed_headers(b"data"))
+        assert (bad.status_code, bad.json()) == (401, {"detail": "Signature is invalid."})
+        old = signed_headers(b"data", timestamp="1000000000.5")
+        expired = await client.post("/private", content=b"data", headers=old)
+        assert expired.json() == {"detail": "Token is expired."}
+        assert (await client.get("/public")).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_bypass_dependency_lets_everything_through() -> None:
+    transport = httpx.ASGITransport(app_with(BypassHMACAuth()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/private", content=b"x")
+    assert response.status_code == 200
+
+
+def test_model_validates_the_same_strict_forms() -> None:
+    sig = "a" * 64
+    model = HMACAuthorizationHeaders(signature=sig, client_id=str(CLIENT_ID), timestamp="1.5")
+    assert (model.signature, model.client_id, model.timestamp) == (sig, CLIENT_ID, 1.5)
+    assert (
+        HMACAuthorizationHeaders(signature=sig, client_id=CLIENT_ID, timestamp=2).timestamp == 2.0
+    )
+    for bad in (
+        {"signature": "A" * 64},
+        {"client_id": str(CLIENT_ID).upper()},
+        {"client_id": uuid.uuid1()},
+        {"timestamp": "nan"},
+        {"timestamp": float("inf")},
+        {"timestamp": -1.0},
+        {"timestamp": True},
+        {"timestamp": [1]},
+    ):
+        fields = {"signature": sig, "client_id": CLIENT_ID, "timestamp": 1.5, **bad}
+        with pytest.raises(ValidationError):
+            HMACAuthorizationHeaders(**fields)  # type: ignore[arg-type]
+
+
+def test_from_scope_raises_auth_exception_with_destiny_messages() -> None:
+    with pytest.raises(AuthException) as info:
+        HMACAuthorizationHeaders.from_scope({"type": "http", "headers": []})
+    assert (info.value.status_code, info.value.detail) == (401, "Authorization header missing.")
+    assert info.value.headers == {"WWW-Authenticate": "Signature"}
+    assert info.value.code == "missing_authorization"

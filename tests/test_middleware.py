@@ -1,0 +1,342 @@
+"""HMACMiddleware behaviour at the ASGI level: chunking, limits, disconnects, scopes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from _asgi import Outcome, chunks, drive, http_scope, recording_app
+from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from starlette.types import Message
+
+from hmac_asgi import HMACMiddleware, WeakSecretWarning
+
+NOW = 1_800_000_000.5
+
+
+def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+def middleware(outcome: Outcome, **kwargs: Any) -> HMACMiddleware:
+    kwargs.setdefault("secret_key", SECRET)
+    kwargs.setdefault("clock", lambda: NOW)
+    return HMACMiddleware(recording_app(outcome), **kwargs)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [1, 3, 64 * 1024])
+async def test_body_in_any_chunking_reaches_app_intact(size: int) -> None:
+    body = bytes(range(256)) * 50
+    outcome = Outcome()
+    headers = raw(signed_headers(body, timestamp=NOW))
+    await drive(middleware(outcome), http_scope(headers), chunks(body, size), outcome)
+    assert outcome.status == 200
+    assert outcome.app_body == body
+    assert outcome.app_scope is not None
+    assert outcome.app_scope["state"]["hmac_client_id"] == CLIENT_ID
+    assert isinstance(outcome.app_scope["state"]["hmac_client_id"], uuid.UUID)
+
+
+@pytest.mark.anyio
+async def test_empty_and_keyless_messages_are_tolerated() -> None:
+    body = b"abcdef"
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"", "more_body": True},
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.request", "more_body": True},  # no "body" key
+        {"type": "http.request", "body": b"def"},  # no "more_body" key: the last one
+    ]
+    outcome = Outcome()
+    headers = raw(signed_headers(body, timestamp=NOW))
+    await drive(middleware(outcome), http_scope(headers), messages, outcome)
+    assert outcome.status == 200
+    assert outcome.app_body == body
+
+
+@pytest.mark.anyio
+async def test_the_original_messages_are_replayed_then_the_servers_receive() -> None:
+    body = b"x" * 10
+    incoming = chunks(body, 4)
+    seen: list[Message] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        for _ in range(len(incoming) + 1):
+            seen.append(await receive())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    outcome = Outcome()
+    mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
+    await drive(mw, http_scope(raw(signed_headers(body, timestamp=NOW))), list(incoming), outcome)
+    assert outcome.status == 204
+    # The very same message objects, no copies, then the server's disconnect.
+    assert all(a is b for a, b in zip(seen, incoming, strict=False))
+    assert seen[-1] == {"type": "http.disconnect"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("after", [0, 1, 3])
+async def test_client_disconnect_mid_body_never_calls_app(after: int) -> None:
+    body = b"y" * 40
+    messages = chunks(body, 8)[:after]  # then the driver answers http.disconnect
+    outcome = Outcome()
+    headers = raw(signed_headers(body, timestamp=NOW))
+    await drive(middleware(outcome), http_scope(headers), messages, outcome)
+    assert outcome.app_calls == 0
+    assert outcome.sent == []  # nobody to answer; nothing raised either
+
+
+@pytest.mark.anyio
+async def test_body_limit_exact_passes_and_one_more_byte_is_413() -> None:
+    for size, status in ((100, 200), (101, 413)):
+        body = b"z" * size
+        outcome = Outcome()
+        headers = raw(signed_headers(body, timestamp=NOW))
+        await drive(
+            middleware(outcome, max_body_size=100), http_scope(headers), chunks(body, 10), outcome
+        )
+        assert outcome.status == status
+        assert outcome.app_calls == (status == 200)
+
+
+@pytest.mark.anyio
+async def test_streamed_body_over_limit_stops_reading() -> None:
+    reads = 0
+
+    async def receive() -> Message:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"q" * 1000, "more_body": True}
+
+    outcome = Outcome()
+
+    async def send(message: Message) -> None:
+        outcome.sent.append(message)
+
+    mw = middleware(outcome, max_body_size=10_000)
+    await mw(http_scope(raw(signed_headers(b"", timestamp=NOW))), receive, send)
+    assert outcome.status == 413
+    assert reads == 11  # stopped at the first byte over the limit: an endless body is cut
+
+
+@pytest.mark.anyio
+async def test_declared_content_length_over_limit_is_refused_before_reading() -> None:
+    async def receive() -> Message:
+        raise AssertionError("the body must not be read")
+
+    outcome = Outcome()
+
+    async def send(message: Message) -> None:
+        outcome.sent.append(message)
+
+    headers = [*raw(signed_headers(b"", timestamp=NOW)), (b"content-length", b"101")]
+    await middleware(outcome, max_body_size=100)(http_scope(headers), receive, send)
+    assert outcome.status == 413
+    assert outcome.json()["code"] == "body_too_large"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "exempt"),
+    [
+        ("/health", True),
+        ("/health/", False),
+        ("//health", False),
+        ("/health/../admin", False),
+        ("/HEALTH", False),
+        ("/healthz", False),
+        ("/metrics", True),
+    ],
+)
+async def test_exclude_paths_match_the_exact_path_only(path: str, exempt: bool) -> None:
+    outcome = Outcome()
+    mw = middleware(outcome, exclude_paths=("/health", "/metrics"))
+    await drive(mw, http_scope([], path=path), chunks(b"", 1), outcome)
+    assert outcome.status == (200 if exempt else 401)
+
+
+@pytest.mark.anyio
+async def test_lifespan_passes_straight_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    await HMACMiddleware(app, secret_key=SECRET)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["lifespan"]
+
+
+def ws_scope(headers: list[tuple[bytes, bytes]], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": headers,
+        "query_string": b"",
+        "subprotocols": [],
+        **extra,
+    }
+
+
+async def ws_app(scope: Any, receive: Any, send: Any) -> None:
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": str(scope["state"]["hmac_client_id"])})
+    await send({"type": "websocket.close", "code": 1000})
+
+
+@pytest.mark.anyio
+async def test_websocket_handshake_signed_is_accepted() -> None:
+    outcome = Outcome()
+    mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
+    await drive(
+        mw,
+        ws_scope(raw(signed_headers(b"", timestamp=NOW))),
+        [{"type": "websocket.connect"}],
+        outcome,
+    )
+    assert [m["type"] for m in outcome.sent] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    assert outcome.sent[1]["text"] == str(CLIENT_ID)
+
+
+@pytest.mark.anyio
+async def test_websocket_unsigned_is_closed_before_accept() -> None:
+    outcome = Outcome()
+    mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
+    await drive(mw, ws_scope([]), [{"type": "websocket.connect"}], outcome)
+    assert [m["type"] for m in outcome.sent] == ["websocket.close"]
+    assert outcome.sent[0]["code"] == 1008
+
+
+@pytest.mark.anyio
+async def test_websocket_denial_response_when_the_server_supports_it() -> None:
+    outcome = Outcome()
+    mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
+    scope = ws_scope([], extensions={"websocket.http.response": {}})
+    await drive(mw, scope, [{"type": "websocket.connect"}], outcome)
+    assert [m["type"] for m in outcome.sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ]
+    assert outcome.status == 401
+    assert outcome.json()["detail"] == "Authorization header missing."
+
+
+@pytest.mark.anyio
+async def test_app_exceptions_propagate_untouched() -> None:
+    class Boom(Exception):
+        pass
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise Boom("from the app")
+
+    mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
+    with pytest.raises(Boom):
+        await drive(
+            mw, http_scope(raw(signed_headers(b"", timestamp=NOW))), chunks(b"", 1), Outcome()
+        )
+
+
+@pytest.mark.anyio
+async def test_existing_scope_state_is_kept() -> None:
+    outcome = Outcome()
+    scope = http_scope(raw(signed_headers(b"", timestamp=NOW)), state={"db": "pool"})
+    await drive(middleware(outcome), scope, chunks(b"", 1), outcome)
+    assert outcome.app_scope is not None
+    assert outcome.app_scope["state"] == {"db": "pool", "hmac_client_id": CLIENT_ID}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("skew", "status"), [(-300, 200), (300, 200), (-300.01, 401), (300.01, 401)]
+)
+async def test_freshness_window_is_inclusive_both_ways(skew: float, status: int) -> None:
+    outcome = Outcome()
+    headers = raw(signed_headers(b"", timestamp=repr(NOW + skew)))
+    await drive(middleware(outcome), http_scope(headers), chunks(b"", 1), outcome)
+    assert outcome.status == status
+
+
+@pytest.mark.anyio
+async def test_rotation_any_listed_secret_passes_and_unknown_client_looks_like_bad_sig() -> None:
+    old, new = "old-secret-" + "o" * 32, "new-secret-" + "n" * 32
+    other = uuid.UUID("019b649b-3b8c-7b54-a5b2-95043994a20e")
+    mw = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: [new, old]})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
+        for secret in (new, old):
+            r = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=secret))
+            assert r.status_code == 200
+        bad = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=SECRET))
+        unknown = await c.post(
+            "/", content=b"hi", headers=signed_headers(b"hi", secret=new, client_id=other)
+        )
+    assert (bad.status_code, bad.content) == (unknown.status_code, unknown.content)
+    assert bad.json()["detail"] == "Signature is invalid."
+
+
+@pytest.mark.anyio
+async def test_async_secret_lookup() -> None:
+    async def lookup(client_id: uuid.UUID) -> str | None:
+        return SECRET if client_id == CLIENT_ID else None
+
+    mw = HMACMiddleware(echo_app, secret_lookup=lookup)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
+        ok = await c.post("/", content=b"1", headers=signed_headers(b"1"))
+        other = uuid.uuid4()
+        no = await c.post("/", content=b"1", headers=signed_headers(b"1", client_id=other))
+    assert (ok.status_code, no.status_code) == (200, 401)
+
+
+@pytest.mark.anyio
+async def test_failures_are_logged_without_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="hmac_asgi")
+    mw = HMACMiddleware(echo_app, secret_key=SECRET)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
+        await c.post("/orders", content=b"1", headers=signed_headers(b"2"))
+    assert "invalid_signature" in caplog.text and "/orders" in caplog.text
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({}, TypeError, "exactly one of secret_key, client_secrets or secret_lookup"),
+        ({"secret_key": SECRET, "client_secrets": {}}, TypeError, "got secret_key, client_secrets"),
+        ({"secret_key": ""}, ValueError, "empty"),
+        ({"secret_key": []}, ValueError, "empty list"),
+        ({"secret_key": b"bytes"}, TypeError, "str or a sequence of str"),
+        ({"client_secrets": {"not-a-uuid": SECRET}}, ValueError, "not a UUID"),
+        ({"client_secrets": {str(uuid.uuid1()): SECRET}}, ValueError, "UUIDv4 or UUIDv7"),
+        ({"client_secrets": {str(CLIENT_ID): ""}}, ValueError, "empty"),
+        ({"client_secrets": [SECRET]}, TypeError, "mapping"),
+        ({"secret_lookup": "nope"}, TypeError, "async callable"),
+        ({"secret_key": SECRET, "max_age": 0}, ValueError, "max_age"),
+        ({"secret_key": SECRET, "max_age": float("nan")}, ValueError, "max_age"),
+        ({"secret_key": SECRET, "max_age": "300"}, TypeError, "max_age"),
+        ({"secret_key": SECRET, "max_body_size": -1}, ValueError, "max_body_size"),
+        ({"secret_key": SECRET, "max_body_size": 1.5}, TypeError, "max_body_size"),
+        ({"secret_key": SECRET, "exclude_paths": "/health"}, TypeError, "collection"),
+        ({"secret_key": SECRET, "exclude_paths": ["health"]}, ValueError, "absolute"),
+        ({"secret_key": SECRET, "replay_cache": object()}, TypeError, "add_once"),
+        ({"secret_key": SECRET, "clock": 3}, TypeError, "clock"),
+    ],
+)
+def test_bad_configuration_fails_at_construction(
+    kwargs: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        HMACMiddleware(echo_app, **kwargs)
+
+
+def test_short_secret_warns_and_secrets_stay_out_of_repr() -> None:
+    with pytest.warns(WeakSecretWarning, match="at least 32"):
+        mw = HMACMiddleware(echo_app, secret_key="short-secret")
+    assert "short-secret" not in repr(mw) and "short-secret" not in repr(vars(mw))
+    assert SECRET not in repr(vars(HMACMiddleware(echo_app, secret_key=SECRET)))
