@@ -1,0 +1,130 @@
+"""``hmac-asgi``: sign a request by hand (headers or a curl command), or make a secret.
+
+    hmac-asgi sign --secret-env VAR --client-id ID [--data @file|-|text]
+                   [--timestamp TS] [--method M] [--curl URL]
+    hmac-asgi keygen
+
+The secret is read from the named environment variable only: a secret on the
+command line would show in ``ps`` and in the shell history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+
+from ._signer import Signer
+
+__all__ = ["main"]
+
+_TIMESTAMP = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,30})?")  # what the middleware accepts
+
+
+class _Failure(Exception):
+    """A runtime error for the user: printed to stderr, exit status 1."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hmac-asgi", description="HMAC-SHA256 request signing (destiny-sdk compatible)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sign = commands.add_parser("sign", help="print the signature headers for a request body")
+    sign.add_argument(
+        "--secret-env", required=True, metavar="VAR", help="environment variable holding the secret"
+    )
+    sign.add_argument("--client-id", required=True, metavar="ID", help="client UUID (v4 or v7)")
+    sign.add_argument(
+        "--data",
+        default="",
+        metavar="BODY",
+        help="the body: @FILE (exact bytes), - (standard input), or the text itself",
+    )
+    sign.add_argument(
+        "--timestamp",
+        metavar="TS",
+        help="seconds since the epoch (default: now), e.g. 1732838400.5",
+    )
+    sign.add_argument(
+        "--method", help="HTTP method for --curl (default: POST with a body, else GET)"
+    )
+    sign.add_argument("--curl", metavar="URL", help="print a ready-to-paste curl command instead")
+    commands.add_parser("keygen", help="print a new random secret (32 bytes, URL-safe base64)")
+    return parser
+
+
+def _body(data: str) -> tuple[bytes, str | None]:
+    """The body bytes, and the file they came from (for ``curl --data-binary @file``)."""
+    if data in ("-", "@-"):
+        return sys.stdin.buffer.read(), None
+    if data.startswith("@"):
+        try:
+            with open(data[1:], "rb") as file:
+                return file.read(), data[1:]
+        except OSError as exc:
+            raise _Failure(f"cannot read {data[1:]!r}: {exc.strerror}") from exc
+    return os.fsencode(data), None  # the exact bytes the shell passed
+
+
+def _curl(url: str, method: str, headers: dict[str, str], body: bytes, path: str | None) -> str:
+    words = ["curl", "-X", method]
+    for name, value in headers.items():
+        words += ["-H", f"{name}: {value}"]
+    if path is not None:
+        words += ["--data-binary", f"@{path}"]
+    elif body:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = "\0"
+        if "\0" in text or text.startswith("@"):
+            raise _Failure("this body cannot be given on a command line: use --data @FILE")
+        words += ["--data-binary", text]
+    return shlex.join([*words, url])
+
+
+def _sign(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    secret = os.environ.get(args.secret_env)
+    if not secret:
+        raise _Failure(f"environment variable {args.secret_env} is not set or empty")
+    if args.timestamp is not None and not _TIMESTAMP.fullmatch(args.timestamp):
+        parser.error(
+            f"--timestamp must be a plain decimal like 1732838400.5, not {args.timestamp!r}"
+        )
+    try:
+        signer = Signer(secret, args.client_id, time.time)
+    except ValueError as exc:
+        parser.error(f"--client-id: {exc}")
+    body, path = _body(args.data)
+    headers = signer.headers(body, args.timestamp)
+    if args.curl is None:
+        print("\n".join(f"{name}: {value}" for name, value in headers.items()))
+    else:
+        method = args.method or ("POST" if body or path else "GET")
+        print(_curl(args.curl, method.upper(), headers, body, path))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 usage error, 1 other failure)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage error (or --help)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        if args.command == "keygen":
+            print(secrets.token_urlsafe(32))
+        else:
+            _sign(parser, args)
+    except SystemExit as exc:  # parser.error() in _sign
+        return exc.code if isinstance(exc.code, int) else 2
+    except _Failure as exc:
+        print(f"hmac-asgi: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
