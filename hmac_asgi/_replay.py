@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 __all__ = ["MemoryReplayCache", "RedisReplayCache", "ReplayCache", "ReplayCacheUnavailable"]
@@ -25,9 +29,83 @@ class ReplayCacheUnavailable(Exception):
     """The replay cache's store could not answer in time (e.g. Redis is down)."""
 
 
+def check_ttl(ttl: float) -> None:
+    """Raises: ValueError: ``ttl`` is not a finite number of seconds > 0."""
+    if not (math.isfinite(ttl) and ttl > 0):
+        raise ValueError(f"ttl must be a finite number of seconds > 0, not {ttl!r}")
+
+
 class MemoryReplayCache:
-    """In-process replay cache (being built)."""
+    """In-process replay cache: bounded, O(1) amortised per request.
+
+    Each key is kept until ``max(now + ttl, latest expiry so far)``: at least as
+    long as asked, sometimes a little longer, and in exactly the order it was
+    inserted. So the entries sit in an insertion-ordered dict that is also
+    sorted by expiry; expired ones are purged from the front on every call, and
+    when the cache is full the front one (the soonest to expire) is evicted.
+    ``add_once`` never awaits between its check and its insert, so concurrent
+    requests on one event loop cannot both see a key as new.
+
+    Limits: it covers **one process**. With several workers or machines, each
+    has its own memory and a request replayed to another worker passes; use
+    :class:`RedisReplayCache` there. Under a flood of more than ``max_entries``
+    distinct valid requests per window, eviction forgets signatures before their
+    window ends, re-opening a replay window for them; size ``max_entries`` to
+    your peak requests per ``max_age``.
+
+    Parameters:
+        max_entries: how many signatures to remember at most (about 200 bytes
+            each).
+        clock: monotonic seconds; injectable for tests.
+
+    Raises:
+        TypeError: ``max_entries`` is not an int, or ``clock`` is not callable.
+        ValueError: ``max_entries`` < 1.
+    """
+
+    __slots__ = ("_clock", "_entries", "_last_expiry", "_max_entries")
+
+    def __init__(
+        self, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int):
+            raise TypeError(f"max_entries must be an int, not {type(max_entries).__name__}")
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be >= 1, not {max_entries}")
+        if not callable(clock):
+            raise TypeError("clock must be a callable returning monotonic seconds")
+        self._max_entries = max_entries
+        self._clock = clock
+        # A plain dict would do for the ordering, but popping its first item is
+        # O(deleted slots) until the next resize; OrderedDict pops it in O(1).
+        self._entries: OrderedDict[str, float] = OrderedDict()
+        self._last_expiry = -math.inf
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def add_once(self, key: str, ttl: float) -> bool:
+        """Record ``key`` for at least ``ttl`` seconds; ``False`` if it is already there.
+
+        Raises:
+            ValueError: ``ttl`` is not a finite number > 0.
+        """
+        check_ttl(ttl)
+        now = self._clock()
+        entries = self._entries
+        while entries:
+            first, expiry = next(iter(entries.items()))
+            if expiry > now:
+                break
+            del entries[first]
+        if key in entries:
+            return False
+        if len(entries) >= self._max_entries:
+            entries.popitem(last=False)  # the soonest to expire
+        self._last_expiry = max(now + ttl, self._last_expiry)
+        entries[key] = self._last_expiry
+        return True
 
 
-class RedisReplayCache:
-    """Redis-shared replay cache (being built)."""
+# At the bottom: _replay_redis imports ReplayCacheUnavailable from this module.
+from ._replay_redis import RedisReplayCache  # noqa: E402

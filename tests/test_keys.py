@@ -1,0 +1,314 @@
+"""Key management: rotation, per-client secrets, secret_lookup (cached, failing closed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from starlette.types import Message
+
+from hmac_asgi import HMACMiddleware, WeakSecretWarning
+from hmac_asgi._keys import KeyRing
+
+OLD = "old-secret-0123456789abcdef-0123456789abcdef"
+NEW = "new-secret-0123456789abcdef-0123456789abcdef"
+OTHER_ID = uuid.UUID("0190b4a2-7c3e-7d4f-8a1b-2c3d4e5f6a7b")  # a UUIDv7
+OTHER = "other-secret-0123456789abcdef-0123456789abcdef"
+UNKNOWN_ID = uuid.UUID("9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def client_for(app: HMACMiddleware) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def status_of(app: HMACMiddleware, **sign: Any) -> tuple[int, Any]:
+    async with client_for(app) as client:
+        response = await client.post(
+            "/", content=b"payload", headers=signed_headers(b"payload", **sign)
+        )
+    return response.status_code, response.json() if response.status_code != 200 else None
+
+
+class Store:
+    """A secret store that counts how often it is asked."""
+
+    def __init__(self, table: dict[uuid.UUID, Any]) -> None:
+        self.table = table
+        self.calls: list[uuid.UUID] = []
+
+    async def __call__(self, client_id: uuid.UUID) -> Any:
+        self.calls.append(client_id)
+        answer = self.table.get(client_id)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+# Rotation and per-client secrets.
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("source", ["secret_key", "client_secrets", "secret_lookup"])
+async def test_rotation_old_and_new_pass_then_old_is_removed(source: str) -> None:
+    def app_with(secrets: list[str]) -> HMACMiddleware:
+        configs: dict[str, dict[str, Any]] = {
+            "secret_key": {"secret_key": secrets},
+            "client_secrets": {"client_secrets": {str(CLIENT_ID): secrets}},
+            "secret_lookup": {"secret_lookup": Store({CLIENT_ID: secrets})},
+        }
+        return HMACMiddleware(echo_app, **configs[source])
+
+    during = app_with([NEW, OLD])
+    assert (await status_of(during, secret=NEW))[0] == 200
+    assert (await status_of(during, secret=OLD))[0] == 200
+    after = app_with([NEW])
+    assert (await status_of(after, secret=NEW))[0] == 200
+    assert await status_of(after, secret=OLD) == (
+        401,
+        {"detail": "Signature is invalid.", "code": "invalid_signature"},
+    )
+
+
+@pytest.mark.anyio
+async def test_per_client_secrets() -> None:
+    app = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: SECRET, OTHER_ID: [OTHER]})
+    async with client_for(app) as client:
+        mine = await client.get("/", headers=signed_headers(secret=SECRET, client_id=CLIENT_ID))
+        theirs = await client.get("/", headers=signed_headers(secret=OTHER, client_id=OTHER_ID))
+        crossed = await client.get("/", headers=signed_headers(secret=OTHER, client_id=CLIENT_ID))
+    assert mine.status_code == 200 and mine.text.startswith(f'{{"client_id": "{CLIENT_ID}"')
+    assert theirs.status_code == 200 and theirs.text.startswith(f'{{"client_id": "{OTHER_ID}"')
+    assert crossed.status_code == 401
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("source", ["client_secrets", "secret_lookup"])
+async def test_unknown_client_looks_exactly_like_a_bad_signature(source: str) -> None:
+    if source == "client_secrets":
+        app = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: SECRET})
+    else:
+        app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
+    async with client_for(app) as client:
+        unknown = await client.get("/", headers=signed_headers(client_id=UNKNOWN_ID))
+        forged = await client.get("/", headers=signed_headers(secret=OTHER))
+    assert unknown.status_code == forged.status_code == 401
+    assert unknown.content == forged.content
+    assert unknown.headers == forged.headers
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("answer", [None, "", [], ["", ""]])
+async def test_lookup_without_a_secret_means_unknown(answer: Any) -> None:
+    app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
+    assert (await status_of(app))[1]["code"] == "invalid_signature"
+
+
+# secret_lookup: the TTL cache.
+
+
+@pytest.mark.anyio
+async def test_lookup_ttl_caches_known_and_unknown_clients() -> None:
+    store = Store({CLIENT_ID: SECRET})
+    app = HMACMiddleware(echo_app, secret_lookup=store, secret_lookup_ttl=60)
+    for _ in range(3):
+        assert (await status_of(app))[0] == 200
+        assert (await status_of(app, client_id=UNKNOWN_ID))[0] == 401
+    assert store.calls == [CLIENT_ID, UNKNOWN_ID]
+
+
+@pytest.mark.anyio
+async def test_without_ttl_every_request_asks_the_store() -> None:
+    store = Store({CLIENT_ID: SECRET})
+    app = HMACMiddleware(echo_app, secret_lookup=store)
+    for _ in range(3):
+        assert (await status_of(app))[0] == 200
+    assert len(store.calls) == 3
+
+
+@pytest.mark.anyio
+async def test_lookup_cache_expires_after_ttl() -> None:
+    now = [0.0]
+    store = Store({CLIENT_ID: SECRET})
+    ring = KeyRing(secret_lookup=store, lookup_ttl=10, clock=lambda: now[0])
+    await ring.macs(CLIENT_ID)
+    now[0] = 9.99
+    await ring.macs(CLIENT_ID)
+    assert len(store.calls) == 1
+    store.table[CLIENT_ID] = None  # revoked in the store
+    now[0] = 10.0
+    assert (await ring.macs(CLIENT_ID))[1] is False
+    assert len(store.calls) == 2
+
+
+@pytest.mark.anyio
+async def test_lookup_cache_is_bounded() -> None:
+    store = Store({})
+    ring = KeyRing(secret_lookup=store, lookup_ttl=60, clock=lambda: 0.0)
+    ids = [uuid.UUID(int=i, version=4) for i in range(10_001)]
+    for client_id in ids:
+        await ring.macs(client_id)
+    await ring.macs(ids[-1])
+    assert len(store.calls) == 10_001  # the newest is still cached
+    await ring.macs(ids[0])
+    assert len(store.calls) == 10_002  # the oldest was evicted
+
+
+# secret_lookup: failures.
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ttl", [0.0, 60.0])
+async def test_lookup_raising_is_503_logged_and_not_cached(
+    ttl: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store({CLIENT_ID: ConnectionRefusedError("db down")})
+    app = HMACMiddleware(echo_app, secret_lookup=store, secret_lookup_ttl=ttl)
+    with caplog.at_level(logging.ERROR, logger="hmac_asgi"):
+        status, body = await status_of(app)
+    assert (status, body) == (
+        503,
+        {
+            "detail": "Authentication is temporarily unavailable (key lookup).",
+            "code": "unavailable",
+        },
+    )
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.name == "hmac_asgi" and record.exc_info is not None
+    assert isinstance(record.exc_info[1], ConnectionRefusedError)
+    assert SECRET not in caplog.text
+    store.table[CLIENT_ID] = SECRET  # the store is back: the failure was not cached
+    assert (await status_of(app))[0] == 200
+
+
+async def _raw_call(app: HMACMiddleware, headers: dict[str, str]) -> list[Message]:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("answer", [[b"bytes-secret"], 5, [SECRET, 7]])
+async def test_lookup_returning_non_str_is_a_bug_that_propagates(answer: Any) -> None:
+    app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
+    with pytest.raises(TypeError):
+        await _raw_call(app, signed_headers())
+
+
+@pytest.mark.anyio
+async def test_raw_call_answers_normally() -> None:
+    # The driver above works: a good lookup gets the app's 200.
+    app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
+    sent = await _raw_call(app, signed_headers())
+    assert sent[0]["status"] == 200
+
+
+# Construction.
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({}, TypeError, "got none"),
+        ({"secret_key": SECRET, "client_secrets": {CLIENT_ID: SECRET}}, TypeError, "exactly one"),
+        ({"secret_key": ""}, ValueError, "empty"),
+        ({"secret_key": []}, ValueError, "empty list"),
+        ({"client_secrets": {CLIENT_ID: []}}, ValueError, "empty list"),
+        ({"client_secrets": {CLIENT_ID: [SECRET, ""]}}, ValueError, "empty"),
+        ({"client_secrets": {"not-a-uuid": SECRET}}, ValueError, "not a UUID"),
+        (
+            {"client_secrets": {"6234ddc9-6b49-1e45-9c0f-e91d2c381222": SECRET}},
+            ValueError,
+            "UUIDv4",
+        ),
+        ({"client_secrets": [(CLIENT_ID, SECRET)]}, TypeError, "mapping"),
+        ({"secret_key": b"bytes-secret-0123456789abcdef-0123456789"}, TypeError, "str"),
+        ({"secret_lookup": "not callable"}, TypeError, "async callable"),
+        ({"secret_lookup": Store({}), "secret_lookup_ttl": -1}, ValueError, "lookup_ttl"),
+        ({"secret_lookup": Store({}), "secret_lookup_ttl": math.inf}, ValueError, "lookup_ttl"),
+        ({"secret_lookup": Store({}), "secret_lookup_ttl": True}, TypeError, "lookup_ttl"),
+        ({"secret_key": SECRET, "secret_lookup_ttl": 5}, ValueError, "only applies"),
+    ],
+)
+def test_constructor_errors(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        HMACMiddleware(echo_app, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"secret_key": "short"}, {"client_secrets": {CLIENT_ID: [SECRET, "short"]}}],
+)
+def test_weak_secret_warns(kwargs: dict[str, Any]) -> None:
+    with pytest.warns(WeakSecretWarning, match="5 bytes"):
+        HMACMiddleware(echo_app, **kwargs)
+
+
+# examples/keys_from_env.py
+
+
+def _example() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "keys_from_env", ROOT / "examples/keys_from_env.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_keys_from_env_parses_variables() -> None:
+    env = {
+        "HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"): f"{NEW}, {OLD}",
+        "HMAC_CLIENT_" + str(OTHER_ID).upper().replace("-", "_"): OTHER,
+        "PATH": "/usr/bin",
+    }
+    assert _example().client_secrets_from_env(env) == {CLIENT_ID: [NEW, OLD], OTHER_ID: [OTHER]}
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({}, "no HMAC_CLIENT_"),
+        ({"HMAC_CLIENT_nope": SECRET}, "HMAC_CLIENT_nope"),
+        ({"HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"): " , "}, "no secret"),
+    ],
+)
+def test_keys_from_env_errors(env: dict[str, str], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        _example().client_secrets_from_env(env)
+
+
+@pytest.mark.anyio
+async def test_keys_from_env_app_rotates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"), f"{NEW},{OLD}")
+    app = _example().create_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for secret in (NEW, OLD):
+            response = await client.get("/whoami", headers=signed_headers(secret=secret))
+            assert response.json() == {"client_id": str(CLIENT_ID)}
+        forged = await client.get("/whoami", headers=signed_headers(secret=OTHER))
+    assert forged.status_code == 401
