@@ -117,6 +117,12 @@ class Failure:
         )
 
     @classmethod
+    def body_timeout(cls, seconds: float) -> AuthException:
+        return AuthException(
+            408, f"Request body not received within {seconds:g} seconds.", None, "body_timeout"
+        )
+
+    @classmethod
     def unavailable(cls, what: str) -> AuthException:
         return AuthException(
             503, f"Authentication is temporarily unavailable ({what}).", None, "unavailable"

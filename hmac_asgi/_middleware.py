@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._deadline import DeadlineExceeded, run_with_deadline
 from ._errors import AuthException, Failure
 from ._headers import HMACAuthorizationHeaders
-from ._keys import KeyRing, SecretLookup, SecretsValue
+from ._keys import ClientSecrets, KeyRing, SecretLookup, SecretsValue
 from ._replay import ReplayCache, ReplayCacheUnavailable
 from ._responses import send_failure
 from ._verify import Clock, Verification, Verifier
@@ -30,7 +30,8 @@ class HMACMiddleware:
     server's own messages (no join, no copy) and replayed to the app exactly
     once, after which ``receive`` is the server's. The verified client id is put
     at ``scope["state"]["hmac_client_id"]``. Failures are answered here (401/413
-    JSON, 503 when the replay cache is down); the app is never called for them.
+    JSON, 503 when the replay cache or ``secret_lookup`` is down); the app is
+    never called for them.
 
     Trust assumptions: the secrets are shared only with the clients; the method,
     path and query are not signed (the destiny-sdk scheme), so use TLS and a
@@ -42,10 +43,12 @@ class HMACMiddleware:
         app: ASGIApp,
         *,
         secret_key: SecretsValue | None = None,
-        client_secrets: Mapping[uuid.UUID | str, SecretsValue] | None = None,
+        client_secrets: ClientSecrets | None = None,
         secret_lookup: SecretLookup | None = None,
+        secret_lookup_ttl: float = 0.0,
         max_age: float = 300.0,
         max_body_size: int = 10 * 1024 * 1024,
+        body_timeout: float | None = 30.0,
         exclude_paths: Iterable[str] = (),
         replay_cache: ReplayCache | None = None,
         replay_fail_open: bool = False,
@@ -55,6 +58,12 @@ class HMACMiddleware:
             raise TypeError("max_body_size must be an int (bytes)")
         if max_body_size < 0:
             raise ValueError(f"max_body_size must be >= 0, not {max_body_size}")
+        if body_timeout is not None and (
+            isinstance(body_timeout, bool)
+            or not isinstance(body_timeout, (int, float))
+            or not (0 < body_timeout < float("inf"))
+        ):
+            raise ValueError(f"body_timeout must be seconds > 0 or None, not {body_timeout!r}")
         if isinstance(exclude_paths, (str, bytes)):
             raise TypeError('exclude_paths takes a collection of paths, e.g. ("/health",)')
         excluded = frozenset(exclude_paths)
@@ -65,9 +74,12 @@ class HMACMiddleware:
             raise TypeError("replay_cache must have `async add_once(key, ttl) -> bool`")
         self.app = app
         self._verifier = Verifier(
-            KeyRing(secret_key, client_secrets, secret_lookup), max_age, clock
+            KeyRing(secret_key, client_secrets, secret_lookup, lookup_ttl=secret_lookup_ttl),
+            max_age,
+            clock,
         )
         self._max_body_size = max_body_size
+        self._body_timeout = body_timeout
         self._excluded = excluded
         self._replay_cache = replay_cache
         self._replay_fail_open = bool(replay_fail_open)
@@ -81,7 +93,7 @@ class HMACMiddleware:
             verification = await self._verifier.start(headers)
             messages: list[Message] = []
             if scope["type"] == "http":
-                complete = await self._read_body(scope, receive, verification, messages)
+                complete = await self._read_body_in_time(scope, receive, verification, messages)
                 if not complete:
                     return  # the client went away: nobody to answer, nothing to run
             verification.verify()
@@ -96,17 +108,31 @@ class HMACMiddleware:
         scope.setdefault("state", {})["hmac_client_id"] = headers.client_id
         await self.app(scope, _replaying(messages, receive) if messages else receive, send)
 
-    async def _read_body(
+    async def _read_body_in_time(
         self, scope: Scope, receive: Receive, verification: Verification, messages: list[Message]
+    ) -> bool:
+        """Read the body, refusing early what is declared too large or arrives too slowly."""
+        limit = self._max_body_size
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise Failure.body_too_large(limit)  # refused before reading a byte
+        if self._body_timeout is None:
+            return await self._read_body(receive, verification, messages)
+        try:
+            return await run_with_deadline(
+                self._body_timeout, lambda: self._read_body(receive, verification, messages)
+            )
+        except DeadlineExceeded:
+            raise Failure.body_timeout(self._body_timeout) from None
+
+    async def _read_body(
+        self, receive: Receive, verification: Verification, messages: list[Message]
     ) -> bool:
         """Feed the body into the HMAC as it arrives, keeping the server's messages.
 
         Returns False when the client disconnected before the body was complete.
         """
         limit = self._max_body_size
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise Failure.body_too_large(limit)  # refused before reading a byte
         size = 0
         while True:
             message = await receive()

@@ -1,0 +1,122 @@
+"""The slow-body guard: a body that does not arrive within body_timeout gets 408."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+import anyio
+import pytest
+from _asgi import Outcome, http_scope, recording_app
+from _helpers import SECRET, echo_app, serve, signed_headers
+from starlette.types import Message
+
+from hmac_asgi import HMACMiddleware
+
+
+def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+async def _stalled_run(timeout: float) -> tuple[Outcome, float]:
+    outcome = Outcome()
+    first = True
+
+    async def receive() -> Message:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b"a", "more_body": True}
+        await anyio.sleep(3600)  # the client never sends the rest
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        outcome.sent.append(message)
+
+    mw = HMACMiddleware(recording_app(outcome), secret_key=SECRET, body_timeout=timeout)
+    started = time.monotonic()
+    await mw(http_scope(raw(signed_headers(b"ab"))), receive, send)
+    return outcome, time.monotonic() - started
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_stalled_body_gets_408_and_app_is_not_called(anyio_backend: str) -> None:
+    outcome, elapsed = await _stalled_run(0.2)
+    assert outcome.status == 408
+    assert outcome.json() == {
+        "detail": "Request body not received within 0.2 seconds.",
+        "code": "body_timeout",
+    }
+    assert outcome.app_calls == 0
+    assert 0.15 < elapsed < 2
+
+
+@pytest.mark.anyio
+async def test_outside_cancellation_is_not_swallowed() -> None:
+    async def receive() -> Message:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        raise AssertionError("nothing may be sent")
+
+    mw = HMACMiddleware(echo_app, secret_key=SECRET, body_timeout=30)
+    task = asyncio.ensure_future(mw(http_scope(raw(signed_headers(b"x"))), receive, send))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.anyio
+async def test_no_timeout_when_disabled_and_fast_bodies_unaffected() -> None:
+    for timeout in (None, 0.5):
+        outcome = Outcome()
+        messages = [{"type": "http.request", "body": b"ab", "more_body": False}]
+
+        async def receive(pending: list[Any] = messages) -> Message:
+            return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+        async def send(message: Message, outcome: Outcome = outcome) -> None:
+            outcome.sent.append(message)
+
+        mw = HMACMiddleware(recording_app(outcome), secret_key=SECRET, body_timeout=timeout)
+        await mw(http_scope(raw(signed_headers(b"ab"))), receive, send)
+        assert outcome.status == 200 and outcome.app_body == b"ab"
+
+
+def test_trickling_client_over_uvicorn_gets_408() -> None:
+    body = b"z" * 100
+    headers = signed_headers(body)
+    with serve(HMACMiddleware(echo_app, secret_key=SECRET, body_timeout=0.5)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            sock.sendall(
+                f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{head}\r\n".encode()
+            )
+            started = time.monotonic()
+            reply = b""
+            for byte in body[:30]:  # one byte every 0.05 s: 1.5 s in all, over the limit
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    break
+                time.sleep(0.05)
+                sock.setblocking(False)
+                try:
+                    reply += sock.recv(65536)
+                except BlockingIOError:
+                    pass
+                finally:
+                    sock.setblocking(True)
+                if reply:
+                    break
+            sock.settimeout(5)
+            while b"\r\n\r\n" not in reply:
+                reply += sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 408 "), reply
+    assert time.monotonic() - started < 1.5
