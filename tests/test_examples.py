@@ -1,0 +1,58 @@
+"""Every example runs: each framework app answers a signed call 200 and an unsigned one 401."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from _helpers import SECRET
+
+from hmac_asgi import HMACSigningTransport
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CLIENT = uuid.UUID("01938a6e-7d2b-7c4e-9f1a-2b3c4d5e6f70")
+
+
+@pytest.fixture
+def examples_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setenv("HMAC_SECRET", SECRET)
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("examples_path")
+@pytest.mark.parametrize(
+    "module", ["fastapi_app", "litestar_app", "quart_app", "django_app", "app"]
+)
+async def test_framework_example(module: str) -> None:
+    app = importlib.import_module(module).app
+    asgi = httpx.ASGITransport(app)  # every example reads HMAC_SECRET from the environment
+    signing = HMACSigningTransport(secret_key=SECRET, client_id=CLIENT, transport=asgi)
+    order = {"item": "widget", "quantity": 3}
+    async with httpx.AsyncClient(transport=signing, base_url="http://testserver") as client:
+        signed = await client.post("/orders", json=order)
+    assert signed.status_code == 200, signed.text
+    assert signed.json() == {"accepted": order, "client_id": str(CLIENT)}
+    async with httpx.AsyncClient(transport=asgi, base_url="http://testserver") as client:
+        unsigned = await client.post("/orders", json=order)
+    assert unsigned.status_code == 401
+    assert unsigned.json()["code"] == "missing_authorization"
+
+
+def test_make_demo_script_shows_200_then_401() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "-> 200 " in result.stdout and "-> 401 " in result.stdout
+    assert result.stdout.index("-> 200 ") < result.stdout.index("-> 401 ")
+    assert "Server stopped." in result.stdout
