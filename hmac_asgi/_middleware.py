@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +52,7 @@ class HMACMiddleware:
         exclude_paths: Iterable[str] = (),
         replay_cache: ReplayCache | None = None,
         replay_fail_open: bool = False,
+        on_failure: Callable[[Scope, AuthException], None] | None = None,
         clock: Clock = time.time,
     ) -> None:
         if isinstance(max_body_size, bool) or not isinstance(max_body_size, int):
@@ -83,11 +84,15 @@ class HMACMiddleware:
         self._excluded = excluded
         self._replay_cache = replay_cache
         self._replay_fail_open = bool(replay_fail_open)
+        if on_failure is not None and not callable(on_failure):
+            raise TypeError("on_failure must be a callable (scope, AuthException) -> None")
+        self._on_failure = on_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in self._excluded:
             await self.app(scope, receive, send)
             return
+        headers = None
         try:
             headers = HMACAuthorizationHeaders.from_scope(scope)
             verification = await self._verifier.start(headers)
@@ -100,13 +105,30 @@ class HMACMiddleware:
             if self._replay_cache is not None:
                 await self._check_replay(headers)
         except AuthException as exc:
-            logger.info(
-                "refused %s %s: %s", scope.get("method", "WEBSOCKET"), scope["path"], exc.code
-            )
-            await send_failure(scope, send, exc)
+            await self._refuse(scope, send, exc, headers)
             return
         scope.setdefault("state", {})["hmac_client_id"] = headers.client_id
         await self.app(scope, _replaying(messages, receive) if messages else receive, send)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        send: Send,
+        exc: AuthException,
+        headers: HMACAuthorizationHeaders | None,
+    ) -> None:
+        """Log the refusal, tell the ``on_failure`` hook, answer it."""
+        claimed = headers.client_id if headers is not None else None
+        logger.info(
+            "refused %s %s: %s (client %s)",
+            scope.get("method", "WEBSOCKET"),
+            scope["path"],
+            exc.code,
+            claimed or "-",
+        )
+        if self._on_failure is not None:
+            self._on_failure(scope, exc)
+        await send_failure(scope, send, exc)
 
     async def _read_body_in_time(
         self, scope: Scope, receive: Receive, verification: Verification, messages: list[Message]

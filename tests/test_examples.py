@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 import uuid
@@ -56,3 +57,28 @@ def test_make_demo_script_shows_200_then_401() -> None:
     assert "-> 200 " in result.stdout and "-> 401 " in result.stdout
     assert result.stdout.index("-> 200 ") < result.stdout.index("-> 401 ")
     assert "Server stopped." in result.stdout
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("examples_path")
+async def test_prometheus_example_counts_refusals_by_code() -> None:
+    module = importlib.import_module("prometheus_metrics")
+    transport = httpx.ASGITransport(module.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        before = await client.get("/metrics/")
+        await client.get("/hello")
+        await client.get("/hello", headers={"Authorization": "Bearer x"})
+        await client.get("/hello", headers={"Authorization": "Bearer y"})
+        after = await client.get("/metrics/")
+    assert before.status_code == after.status_code == 200
+
+    def count(text: str, code: str) -> float:
+        pattern = rf'hmac_refused_requests_total{{code="{code}",status="401"}} ([0-9.]+)'
+        match = re.search(pattern, text)
+        return float(match.group(1)) if match else 0.0
+
+    assert (
+        count(after.text, "missing_authorization") - count(before.text, "missing_authorization")
+        == 1
+    )
+    assert count(after.text, "unsupported_scheme") - count(before.text, "unsupported_scheme") == 2

@@ -340,3 +340,27 @@ def test_short_secret_warns_and_secrets_stay_out_of_repr() -> None:
         mw = HMACMiddleware(echo_app, secret_key="short-secret")
     assert "short-secret" not in repr(mw) and "short-secret" not in repr(vars(mw))
     assert SECRET not in repr(vars(HMACMiddleware(echo_app, secret_key=SECRET)))
+
+
+@pytest.mark.anyio
+async def test_on_failure_hook_sees_every_refusal_and_logs_name_the_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hmac_asgi")
+    seen: list[tuple[str, str]] = []
+    mw = HMACMiddleware(
+        echo_app,
+        secret_key=SECRET,
+        on_failure=lambda scope, exc: seen.append((scope["path"], exc.code)),
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
+        await c.get("/a")
+        await c.post("/b", content=b"1", headers=signed_headers(b"2"))
+        assert (await c.post("/c", content=b"3", headers=signed_headers(b"3"))).status_code == 200
+    assert seen == [("/a", "missing_authorization"), ("/b", "invalid_signature")]
+    assert f"invalid_signature (client {CLIENT_ID})" in caplog.text
+
+
+def test_on_failure_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="on_failure"):
+        HMACMiddleware(echo_app, secret_key=SECRET, on_failure="metrics")  # type: ignore[arg-type]
