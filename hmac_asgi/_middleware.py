@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._deadline import DeadlineExceeded, run_with_deadline
+from ._deadline import Watchdog
 from ._errors import AuthException, Failure
-from ._headers import HMACAuthorizationHeaders
+from ._headers import HMACAuthorizationHeaders, scan_scope
 from ._keys import ClientSecrets, KeyRing, SecretLookup, SecretsValue
 from ._replay import ReplayCache, ReplayCacheUnavailable
 from ._responses import send_failure
@@ -19,6 +22,8 @@ from ._verify import Clock, Verification, Verifier
 __all__ = ["HMACMiddleware"]
 
 logger = logging.getLogger("hmac_asgi")
+
+_VERIFIED = frozenset(("http", "websocket"))
 
 
 class HMACMiddleware:
@@ -80,7 +85,7 @@ class HMACMiddleware:
             clock,
         )
         self._max_body_size = max_body_size
-        self._body_timeout = body_timeout
+        self._watchdog = Watchdog(float(body_timeout)) if body_timeout is not None else None
         self._excluded = excluded
         self._replay_cache = replay_cache
         self._replay_fail_open = bool(replay_fail_open)
@@ -89,17 +94,22 @@ class HMACMiddleware:
         self._on_failure = on_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in self._excluded:
+        if scope["type"] not in _VERIFIED or scope["path"] in self._excluded:
             await self.app(scope, receive, send)
             return
         headers = None
         try:
-            headers = HMACAuthorizationHeaders.from_scope(scope)
-            verification = await self._verifier.start(headers)
+            headers, content_length = scan_scope(scope)
+            verifier = self._verifier
+            if verifier.keys.is_static:  # no await: the common case stays cheap
+                verification = verifier.start_static(headers)
+            else:
+                verification = await verifier.start(headers)
             messages: list[Message] = []
             if scope["type"] == "http":
-                complete = await self._read_body_in_time(scope, receive, verification, messages)
-                if not complete:
+                if content_length is not None and content_length > self._max_body_size:
+                    raise Failure.body_too_large(self._max_body_size)  # before reading a byte
+                if not await self._read_body_in_time(receive, verification, messages):
                     return  # the client went away: nobody to answer, nothing to run
             verification.verify()
             if self._replay_cache is not None:
@@ -131,21 +141,28 @@ class HMACMiddleware:
         await send_failure(scope, send, exc)
 
     async def _read_body_in_time(
-        self, scope: Scope, receive: Receive, verification: Verification, messages: list[Message]
+        self, receive: Receive, verification: Verification, messages: list[Message]
     ) -> bool:
-        """Read the body, refusing early what is declared too large or arrives too slowly."""
-        limit = self._max_body_size
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise Failure.body_too_large(limit)  # refused before reading a byte
-        if self._body_timeout is None:
+        """:meth:`_read_body`, answered 408 when it overruns ``body_timeout``."""
+        watchdog = self._watchdog
+        if watchdog is None:
             return await self._read_body(receive, verification, messages)
+        task = watchdog.arm()
+        if task is None:  # not asyncio (trio): anyio's portable, slower cancel scope
+            try:
+                with anyio.fail_after(watchdog.seconds):
+                    return await self._read_body(receive, verification, messages)
+            except TimeoutError:
+                raise Failure.body_timeout(watchdog.seconds) from None
         try:
-            return await run_with_deadline(
-                self._body_timeout, lambda: self._read_body(receive, verification, messages)
-            )
-        except DeadlineExceeded:
-            raise Failure.body_timeout(self._body_timeout) from None
+            return await self._read_body(receive, verification, messages)
+        except asyncio.CancelledError:
+            # Ours only if the watchdog fired and nobody else asked to cancel too.
+            if not watchdog.disarm(task) or (sys.version_info >= (3, 11) and task.uncancel()):
+                raise
+            raise Failure.body_timeout(watchdog.seconds) from None
+        finally:
+            watchdog.disarm(task)
 
     async def _read_body(
         self, receive: Receive, verification: Verification, messages: list[Message]

@@ -120,3 +120,30 @@ def test_trickling_client_over_uvicorn_gets_408() -> None:
                 reply += sock.recv(65536)
     assert reply.startswith(b"HTTP/1.1 408 "), reply
     assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.anyio
+async def test_watchdog_ticks_only_while_bodies_are_being_read() -> None:
+    from hmac_asgi._deadline import Watchdog
+
+    watchdog = Watchdog(0.2)
+    task = watchdog.arm()
+    assert task is asyncio.current_task()
+    assert not watchdog.disarm(task)  # in time
+    await asyncio.sleep(0.12)  # two ticks: the first finds nothing to watch and stops
+    assert watchdog._loops == {}
+
+
+def test_watchdog_forgets_closed_loops() -> None:
+    from hmac_asgi._deadline import Watchdog
+
+    watchdog = Watchdog(10)
+
+    async def arm_and_leave() -> None:
+        task = watchdog.arm()
+        assert task is not None
+        watchdog.disarm(task)
+
+    asyncio.run(arm_and_leave())  # closed with a tick still pending
+    asyncio.run(arm_and_leave())
+    assert len(watchdog._loops) == 1  # the first loop is gone

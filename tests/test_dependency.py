@@ -82,3 +82,31 @@ def test_from_scope_raises_auth_exception_with_destiny_messages() -> None:
     assert (info.value.status_code, info.value.detail) == (401, "Authorization header missing.")
     assert info.value.headers == {"WWW-Authenticate": "Signature"}
     assert info.value.code == "missing_authorization"
+
+
+def test_fast_parse_builds_the_same_model_and_uuid_as_pydantic_would() -> None:
+    from hmac_asgi._headers import scan_scope
+
+    sig = "0123456789abcdef" * 4
+    scope = {
+        "headers": [
+            (b"authorization", f"Signature {sig}".encode()),
+            (b"x-client-id", b"019b649b-3b8c-7b54-a5b2-95043994a20e"),
+            (b"x-request-timestamp", b"1876668727"),
+            (b"content-length", b"12"),
+        ]
+    }
+    fast, content_length = scan_scope(scope)
+    slow = HMACAuthorizationHeaders.model_construct(
+        signature=sig,
+        client_id=uuid.UUID("019b649b-3b8c-7b54-a5b2-95043994a20e"),
+        timestamp=1876668727.0,
+    )
+    assert content_length == 12
+    assert fast == slow and fast.model_dump() == slow.model_dump()
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.client_id == slow.client_id and hash(fast.client_id) == hash(slow.client_id)
+    assert fast.client_id.version == 7 and str(fast.client_id) == str(slow.client_id)
+    assert fast.model_copy(update={"timestamp": 2.0}).timestamp == 2.0
+    with pytest.raises(ValidationError):
+        fast.signature = "x"  # type: ignore[misc]  # frozen, like a validated model
