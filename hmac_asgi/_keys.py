@@ -72,13 +72,21 @@ def _macs(value: object, what: str) -> tuple[hmac.HMAC, ...]:
     return tuple(macs)
 
 
-def _uuid(value: object) -> uuid.UUID:
+def _uuid(value: object, position: int) -> uuid.UUID:
+    # Keys are named by position, never shown: in a mapping written the wrong way
+    # round ({secret: client_id}) the key is the secret, and errors end up in logs.
     try:
         parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
-        raise ValueError(f"client_secrets key {value!r} is not a UUID") from None
+        raise ValueError(
+            f"client_secrets key number {position} is not a UUID (not shown, in case it is a"
+            " secret): the mapping is {client_id: secret or [secrets]}"
+        ) from None
     if parsed.version not in (4, 7):
-        raise ValueError(f"client_secrets key {value!r} is not a UUIDv4 or UUIDv7")
+        kind = f"version {parsed.version}" if parsed.version else "non-RFC 4122"
+        raise ValueError(
+            f"client_secrets key number {position} is a {kind} UUID, not a UUIDv4 or UUIDv7"
+        )
     return parsed
 
 
@@ -107,7 +115,7 @@ class KeyRing:
             a negative ``lookup_ttl``, or ``lookup_ttl`` without ``secret_lookup``.
     """
 
-    __slots__ = ("_cache", "_clock", "_lookup", "_lookup_ttl", "_shared", "_table")
+    __slots__ = ("_cache", "_clock", "_lookup", "_lookup_ttl", "_shared", "_table", "_unknown")
 
     def __init__(
         self,
@@ -140,6 +148,7 @@ class KeyRing:
             raise ValueError("lookup_ttl (secret_lookup_ttl) only applies to secret_lookup")
         self._shared: tuple[hmac.HMAC, ...] | None = None
         self._table: dict[uuid.UUID, tuple[hmac.HMAC, ...]] | None = None
+        self._unknown: tuple[hmac.HMAC, ...] = _DUMMY
         self._lookup = secret_lookup
         self._lookup_ttl = float(lookup_ttl)
         self._clock = clock
@@ -151,10 +160,17 @@ class KeyRing:
         elif client_secrets is not None:
             if not isinstance(client_secrets, Mapping):
                 raise TypeError("client_secrets must be a mapping {client_id: secret or [secrets]}")
-            self._table = {
-                _uuid(cid): _macs(value, f"client_secrets[{str(cid)!r}]")
-                for cid, value in client_secrets.items()
+            table = {
+                _uuid(cid, position): _macs(value, f"client_secrets[{str(cid)!r}]")
+                for position, (cid, value) in enumerate(client_secrets.items(), 1)
             }
+            # Every client, known or not, is checked against as many keys as the
+            # client with the most (padded with the throwaway key, which never
+            # matches). Otherwise a client mid-rotation costs two HMACs over the
+            # body and an unknown one a single: timing would tell them apart.
+            width = max(map(len, table.values()), default=1)
+            self._table = {cid: macs + _DUMMY * (width - len(macs)) for cid, macs in table.items()}
+            self._unknown = _DUMMY * width
         elif not callable(secret_lookup):
             raise TypeError("secret_lookup must be an async callable (client_id: UUID) -> secrets")
         if not callable(clock):
@@ -171,7 +187,7 @@ class KeyRing:
             return self._shared, True
         assert self._table is not None  # noqa: S101 - constructor guarantees it
         macs = self._table.get(client_id)
-        return (macs, True) if macs is not None else (_DUMMY, False)
+        return (macs, True) if macs is not None else (self._unknown, False)
 
     async def macs(self, client_id: uuid.UUID) -> Macs:
         """Like :meth:`static_macs`, awaiting ``secret_lookup`` (or its cache) when configured.

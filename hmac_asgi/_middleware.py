@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
+from urllib.parse import quote
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -132,7 +133,9 @@ class HMACMiddleware:
         logger.info(
             "refused %s %s: %s (client %s)",
             scope.get("method", "WEBSOCKET"),
-            scope["path"],
+            # The path is the client's, percent-decoded by the server: quoted (as
+            # uvicorn's access log does) so a %0A cannot forge a second log line.
+            quote(scope["path"]),
             exc.code,
             claimed or "-",
         )

@@ -1,11 +1,17 @@
-"""Shared fixtures: the async backend, and the interop marker for tests/interop/."""
+"""Shared fixtures: the async backend, the interop marker, and the secrets-in-logs guard."""
 
 from __future__ import annotations
 
+import base64
 import importlib.util
+import json
+import logging
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _helpers import SECRET
 
 INTEROP_DIR = Path(__file__).parent / "interop"
 
@@ -24,3 +30,97 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEROP_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.interop)
+
+
+# The secrets the suite signs with. Every log record of every test is scanned for
+# each of them, raw and encoded (see `_secrets_never_logged`).
+KNOWN_SECRETS = [
+    SECRET,  # tests/_helpers.py
+    "old-secret-0123456789abcdef-0123456789abcdef",  # test_keys.py
+    "new-secret-0123456789abcdef-0123456789abcdef",
+    "other-secret-0123456789abcdef-0123456789abcdef",
+    "bytes-secret-0123456789abcdef-0123456789",
+    "another-secret-another-secret-another",  # test_hostile.py
+    "another " + SECRET,  # test_client.py
+    "old-secret-" + "o" * 32,  # test_middleware.py
+    "new-secret-" + "n" * 32,
+    "short-secret",
+    "dev-only-secret-do-not-use-in-production-0123456789",  # examples/, README
+    "rotated-secret-for-timing-0123456789abcdef",  # test_timing.py
+    "second-client-secret-0123456789abcdef-01234",  # test_load.py, test_secret_hygiene.py
+    *sorted(
+        {
+            case["secret_key"]
+            for case in json.loads(
+                (Path(__file__).parent / "data" / "destiny-signatures.json").read_text("utf-8")
+            )["cases"]
+        }
+    ),
+]
+
+
+def secret_forms(secret: str) -> dict[str, str]:
+    """How a secret could show up in a log line: raw, hex, base64, or as escaped bytes."""
+    raw = secret.encode("utf-8")
+    forms = {
+        "raw": secret,
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "base64": base64.b64encode(raw).decode("ascii").rstrip("="),
+        "base64url": base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
+    }
+    if not raw.isascii():
+        forms["bytes-repr"] = repr(raw)[2:-1]  # b'\xc3\xbc...' as printed
+    return forms
+
+
+class SecretScanner(logging.Handler):
+    """A DEBUG handler that checks every record, as it is emitted, for a known secret.
+
+    Records are not kept (the load test emits thousands): only leaks are, each as
+    (logger, secret index, form), never the secret itself.
+    """
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.needles = [
+            (index, form, text)
+            for index, secret in enumerate(secrets)
+            for form, text in secret_forms(secret).items()
+        ]
+        self.records = 0
+        self.leaks: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records += 1
+        try:
+            text = record.getMessage()
+        except Exception:  # a broken format string is still scanned, as given
+            text = f"{record.msg} {record.args}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        text += (record.exc_text or "") + (record.stack_info or "")
+        for index, form, needle in self.needles:
+            if needle in text:
+                self.leaks.append((record.name, index, form))
+
+
+@pytest.fixture(autouse=True)
+def secret_log_scanner() -> Iterator[SecretScanner]:
+    """Capture every log record at DEBUG; fail the test if one holds a known secret."""
+    scanner = SecretScanner(KNOWN_SECRETS)
+    root = logging.getLogger()
+    # uvicorn's own logging config stops its records at "uvicorn" (propagate=False).
+    loggers = [root, logging.getLogger("uvicorn"), logging.getLogger("uvicorn.access")]
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    for logger in loggers:
+        logger.addHandler(scanner)
+    try:
+        yield scanner
+    finally:
+        for logger in loggers:
+            logger.removeHandler(scanner)
+        root.setLevel(level)
+    leaks = sorted(set(scanner.leaks))
+    assert not leaks, f"secrets in log records (logger, KNOWN_SECRETS index, form): {leaks}"

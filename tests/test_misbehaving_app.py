@@ -1,0 +1,292 @@
+"""The app misbehaves after authentication: the middleware neither masks it nor answers twice.
+
+Once a request is verified the middleware is out of the way: the app's exceptions
+propagate unchanged (the very same object), the app's messages reach the server
+unchanged (``send`` is the server's own), and after the replayed body the app's
+``receive`` is the server's, whatever that does (``http.disconnect``, or block).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+from _asgi import chunks, http_scope
+from _helpers import CLIENT_ID, SECRET, signed_headers
+from starlette.requests import ClientDisconnect
+from starlette.types import Message, Receive, Scope, Send
+
+from hmac_asgi import AuthException, HMACMiddleware
+from hmac_asgi._errors import Failure
+
+NOW = 1_800_000_000.5
+BODY = b'{"order": 42, "lines": [1, 2, 3]}'
+START: Message = {"type": "http.response.start", "status": 200, "headers": [(b"x-app", b"1")]}
+PART: Message = {"type": "http.response.body", "body": b"partial", "more_body": True}
+DONE: Message = {"type": "http.response.body", "body": b"done"}
+
+
+class AppCrash(Exception):
+    """The app's own bug."""
+
+
+class Server:
+    """A fake server's side of one connection: incoming messages, then disconnect or block."""
+
+    def __init__(self, messages: list[Message], *, then: str = "disconnect") -> None:
+        self.incoming = list(messages)
+        self.then = then
+        self.reads = 0
+        self.sent: list[Message] = []
+
+    async def receive(self) -> Message:
+        self.reads += 1
+        if self.incoming:
+            return self.incoming.pop(0)
+        if self.then == "block":  # uvicorn while the client waits for its response
+            await anyio.sleep_forever()
+        if self.then == "raise":
+            raise OSError("connection reset by peer")
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def headers(body: bytes = BODY) -> list[tuple[bytes, bytes]]:
+    signed = signed_headers(body, timestamp=NOW)
+    return [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+
+
+async def run(app: App, server: Server, body: bytes = BODY, **scope: Any) -> None:
+    mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
+    await mw(http_scope(headers(body), **scope), server.receive, server.send)
+
+
+async def read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    seen, body = [], b""
+    while True:
+        message = await receive()
+        seen.append(message)
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            return body, seen
+
+
+# Exceptions.
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("reads_first", [False, True], ids=["unread", "after-reading"])
+async def test_app_raising_before_it_starts_a_response_propagates_unchanged(
+    reads_first: bool,
+) -> None:
+    crash = AppCrash("boom")
+    calls = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        calls.append(scope["state"]["hmac_client_id"])
+        if reads_first:
+            await read_body(receive)
+        raise crash
+
+    server = Server(chunks(BODY, 5))
+    with pytest.raises(AppCrash) as info:
+        await run(app, server)
+    assert info.value is crash  # the very object, not wrapped, not re-raised as another
+    assert calls == [CLIENT_ID]  # it was verified and called once
+    assert server.sent == []  # no 401, no 500: the server decides what a crash means
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("before_crash", "exc_type"),
+    [([START], AppCrash), ([START, PART], AppCrash), ([START, PART], ClientDisconnect)],
+    ids=["after-start", "after-a-body-part", "client-disconnect-after-a-part"],
+)
+async def test_app_raising_after_it_started_a_response_propagates_without_a_second_one(
+    before_crash: list[Message], exc_type: type[Exception]
+) -> None:
+    crash = exc_type()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await read_body(receive)
+        for message in before_crash:
+            await send(message)
+        raise crash
+
+    server = Server(chunks(BODY, 7))
+    with pytest.raises(exc_type) as info:
+        await run(app, server)
+    assert info.value is crash
+    # Exactly the app's own messages, the same objects: nothing added, nothing replaced.
+    assert len(server.sent) == len(before_crash)
+    assert all(a is b for a, b in zip(server.sent, before_crash, strict=True))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("started", [False, True])
+async def test_app_raising_an_auth_exception_of_its_own_is_not_answered_by_the_middleware(
+    started: bool,
+) -> None:
+    # The middleware catches AuthException only around its own checks; one the
+    # app raises (e.g. its own route dependency) is the app's business.
+    refusal = Failure.invalid_signature()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if started:
+            await send(START)
+        raise refusal
+
+    server = Server(chunks(BODY, 100))
+    with pytest.raises(AuthException) as info:
+        await run(app, server)
+    assert info.value is refusal
+    assert server.sent == ([START] if started else [])
+
+
+@pytest.mark.anyio
+async def test_app_returning_without_a_response_is_left_to_the_server() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await read_body(receive)
+
+    server = Server(chunks(BODY, 100))
+    await run(app, server)
+    assert server.sent == []  # the middleware does not invent one (uvicorn will 500)
+
+
+@pytest.mark.anyio
+async def test_server_failing_while_the_body_is_read_propagates_and_app_is_not_called() -> None:
+    # A server error is not a client's fault: no 401, and the app never runs.
+    calls = 0
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal calls
+        calls += 1
+
+    server = Server(chunks(BODY, 5)[:2], then="raise")
+    with pytest.raises(OSError, match="reset by peer"):
+        await run(app, server)
+    assert calls == 0 and server.sent == []
+
+
+# Not reading, reading twice.
+
+
+@pytest.mark.anyio
+async def test_app_that_never_reads_the_body_still_only_runs_for_a_verified_one() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(START)
+        await send(DONE)
+
+    server = Server(chunks(BODY, 4))
+    await run(app, server)
+    assert server.sent == [START, DONE]
+    assert server.reads == len(chunks(BODY, 4))  # the middleware read it all, once; no more
+
+    tampered = Server(chunks(BODY.replace(b"42", b"43"), 4))
+    await run(app, tampered)
+    assert tampered.sent[0]["status"] == 401 and len(tampered.sent) == 2
+
+
+@pytest.mark.anyio
+async def test_second_read_after_the_replay_gets_the_servers_disconnect() -> None:
+    incoming = chunks(BODY, 6)
+    seen: list[Message] = []
+    second: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        _, messages = await read_body(receive)
+        seen.extend(messages)
+        second.append(await receive())  # the buffered body is replayed once only
+        second.append(await receive())
+        await send(START)
+        await send(DONE)
+
+    server = Server(incoming)
+    await run(app, server)
+    # The server's own message objects, once each, then the server's receive itself.
+    assert len(seen) == len(incoming) and all(a is b for a, b in zip(seen, incoming, strict=True))
+    assert second == [{"type": "http.disconnect"}] * 2
+    assert server.reads == len(incoming) + 2
+    assert server.sent == [START, DONE]  # one response, the app's
+
+
+@pytest.mark.anyio
+async def test_second_read_blocks_on_the_server_while_the_client_waits() -> None:
+    # uvicorn's receive blocks after the body until the client goes or the
+    # response is sent; the replaying receive must hand over to it, not invent
+    # an empty request or a disconnect.
+    blocked = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        body, _ = await read_body(receive)
+        assert body == BODY
+        with anyio.move_on_after(0.05) as scope_:
+            await receive()
+        blocked.append(scope_.cancelled_caught)
+        await send(START)
+        await send(DONE)
+
+    server = Server(chunks(BODY, 10), then="block")
+    await run(app, server)
+    assert blocked == [True]
+    assert server.sent == [START, DONE]
+
+
+@pytest.mark.anyio
+async def test_app_treating_the_second_read_disconnect_as_an_error_is_not_masked() -> None:
+    # Starlette's Request.body() after the stream is consumed, then a stream read:
+    # the app raises ClientDisconnect; it reaches the server as is.
+    from starlette.requests import Request
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        assert await request.body() == BODY
+        async for _ in Request(scope, receive).stream():  # a second stream, new Request
+            pass
+
+    server = Server(chunks(BODY, 3))
+    with pytest.raises(ClientDisconnect):
+        await run(app, server)
+    assert server.sent == []
+
+
+@pytest.mark.anyio
+async def test_the_app_gets_the_servers_send_and_receive_objects() -> None:
+    # No wrapper around send (nothing to mask or duplicate a response); receive is
+    # wrapped only while there is a body to replay.
+    given: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        given["send"], given["receive"] = send, receive
+        await send(START)
+        await send(DONE)
+
+    for scope_type in ("http", "websocket"):
+        server = Server(chunks(BODY, 100) if scope_type == "http" else [])
+        body = BODY if scope_type == "http" else b""
+        await run(app, server, body, type=scope_type)
+        assert given["send"] == server.send
+        assert (given["receive"] == server.receive) is (scope_type == "websocket")
+        assert server.sent == [START, DONE]
+
+
+@pytest.mark.anyio
+async def test_websocket_app_crash_after_a_verified_handshake_propagates() -> None:
+    crash = AppCrash("ws")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["state"]["hmac_client_id"] == CLIENT_ID
+        assert await receive() == {"type": "websocket.connect"}
+        raise crash
+
+    server = Server([{"type": "websocket.connect"}])
+    with pytest.raises(AppCrash) as info:
+        await run(app, server, b"", type="websocket")
+    assert info.value is crash and server.sent == []
