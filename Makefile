@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 IVENV := .venv-interop
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit interop test-slow bench clean
+.PHONY: demo test lint typecheck unit interop test-slow matrix package bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,24 @@ interop:
 test-slow: $(BIN)/.installed
 	$(BIN)/pytest -m slow $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/run.py
+# The version matrix (noxfile.py): the fast suite on each Python 3.10-3.13 found here,
+# then on the lowest and the newest supported dependencies. Venvs are reused (.nox/).
+NOX_ARGS ?=
+matrix: $(BIN)/.installed
+	$(BIN)/nox $(NOX_ARGS)
+
+# Wheel and sdist into dist/, then twine's metadata and README check.
+package: $(BIN)/.installed
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# Benchmarks run on Python >= 3.12 so destiny-sdk is measured in the same run.
+BENCH_ARGS ?=
+bench:
+	@test -f $(IVENV)/.installed || $(MAKE) interop
+	$(IVENV)/bin/pip install -q matplotlib pyinstrument
+	$(IVENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(IVENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(IVENV) .nox dist .pytest_cache .mypy_cache .ruff_cache .coverage
