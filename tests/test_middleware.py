@@ -326,6 +326,10 @@ async def test_failures_are_logged_without_secrets(caplog: pytest.LogCaptureFixt
         ({"secret_key": SECRET, "exclude_paths": ["health"]}, ValueError, "absolute"),
         ({"secret_key": SECRET, "replay_cache": object()}, TypeError, "add_once"),
         ({"secret_key": SECRET, "clock": 3}, TypeError, "clock"),
+        ({"secret_key": SECRET, "body_timeout": 0}, ValueError, "body_timeout"),
+        ({"secret_key": SECRET, "body_timeout": float("inf")}, ValueError, "body_timeout"),
+        ({"secret_key": SECRET, "body_timeout": "30"}, ValueError, "body_timeout"),
+        ({"secret_key": SECRET, "body_timeout": True}, ValueError, "body_timeout"),
     ],
 )
 def test_bad_configuration_fails_at_construction(
@@ -364,3 +368,14 @@ async def test_on_failure_hook_sees_every_refusal_and_logs_name_the_client(
 def test_on_failure_must_be_callable() -> None:
     with pytest.raises(TypeError, match="on_failure"):
         HMACMiddleware(echo_app, secret_key=SECRET, on_failure="metrics")  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_keyring_answers_the_same_awaited_or_not() -> None:
+    from hmac_asgi._keys import KeyRing
+
+    ring = KeyRing(client_secrets={CLIENT_ID: SECRET})
+    assert ring.is_static
+    assert await ring.macs(CLIENT_ID) == ring.static_macs(CLIENT_ID)
+    other = uuid.uuid4()
+    assert (await ring.macs(other))[1] is False
