@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from _apps import CONFIGS
+from _apps import CONFIGS, TIMED
 from _asgi import human_size
 from _targets import Target
 
 __all__ = ["markdown"]
 
-_TIME_COLUMNS = (
-    "bare_starlette",
-    "starlette_ours",
-    "starlette_basehttp",
-    "bare_fastapi",
-    "fastapi_ours",
-    "fastapi_destiny",
-)
+_TIME_COLUMNS = TIMED
 
 
 def _t(us: float) -> str:

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import secrets
 import shlex
 import sys
 import time
 from collections.abc import Sequence
 
+from ._headers import _TIMESTAMP
 from ._signer import Signer
 
 __all__ = ["main"]
-
-_TIMESTAMP = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,30})?")  # what the middleware accepts
 
 
 class _Failure(Exception):
@@ -93,7 +91,10 @@ def _sign(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     secret = os.environ.get(args.secret_env)
     if not secret:
         raise _Failure(f"environment variable {args.secret_env} is not set or empty")
-    if args.timestamp is not None and not _TIMESTAMP.fullmatch(args.timestamp):
+    # The same rule the middleware applies to X-Request-Timestamp.
+    if args.timestamp is not None and not _TIMESTAMP.fullmatch(
+        args.timestamp.encode("utf-8", "surrogateescape")
+    ):
         parser.error(
             f"--timestamp must be a plain decimal like 1732838400.5, not {args.timestamp!r}"
         )

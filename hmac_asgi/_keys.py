@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Union
 
 from ._errors import Failure, WeakSecretWarning
-from ._signing import new_mac
+from ._signing import client_uuid, new_mac
 
 __all__ = ["ClientSecrets", "KeyRing", "SecretLookup", "SecretsValue"]
 
@@ -76,18 +76,12 @@ def _uuid(value: object, position: int) -> uuid.UUID:
     # Keys are named by position, never shown: in a mapping written the wrong way
     # round ({secret: client_id}) the key is the secret, and errors end up in logs.
     try:
-        parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
+        return client_uuid(value if isinstance(value, uuid.UUID) else str(value))
+    except ValueError as exc:
         raise ValueError(
-            f"client_secrets key number {position} is not a UUID (not shown, in case it is a"
+            f"client_secrets key number {position} is {exc} (not shown, in case it is a"
             " secret): the mapping is {client_id: secret or [secrets]}"
         ) from None
-    if parsed.version not in (4, 7):
-        kind = f"version {parsed.version}" if parsed.version else "non-RFC 4122"
-        raise ValueError(
-            f"client_secrets key number {position} is a {kind} UUID, not a UUIDv4 or UUIDv7"
-        )
-    return parsed
 
 
 class KeyRing:

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from ._signing import finish_signature, new_mac, signed_suffix
+from ._signing import client_uuid, finish_signature, new_mac, signed_suffix
 
 __all__ = ["Clock", "Signer", "parse_client_id", "replayable"]
 
@@ -26,23 +26,18 @@ _CLOCK_REFUSALS = ("Token is expired.", "Request timestamp is too far in the fut
 
 def parse_client_id(client_id: uuid.UUID | str) -> uuid.UUID:
     """The client id as a ``uuid.UUID``; raises ``ValueError`` unless it is a UUIDv4/v7."""
-    # The rejected value is never put in the message: with the positional
-    # arguments swapped it is the secret, and error messages end up in logs.
-    if isinstance(client_id, str):
-        text = client_id
-        try:
-            client_id = uuid.UUID(text)
-        except ValueError:
-            raise ValueError(
-                f"client_id must be a UUID version 4 or 7, not this {len(text)}-character"
-                " str (not shown, in case it is the secret: are secret_key and client_id swapped?)"
-            ) from None
-    elif not isinstance(client_id, uuid.UUID):
+    if not isinstance(client_id, (uuid.UUID, str)):
         raise TypeError(f"client_id must be a uuid.UUID or str, not {type(client_id).__name__}")
-    if client_id.variant != uuid.RFC_4122 or client_id.version not in (4, 7):
-        kind = f"version {client_id.version}" if client_id.version else "a non-RFC 4122 variant"
-        raise ValueError(f"client_id must be a UUID version 4 or 7 (uuid4/uuid7), not {kind}")
-    return client_id
+    try:
+        return client_uuid(client_id)
+    except ValueError as exc:
+        hint = (
+            f" (this {len(client_id)}-character str is not shown, in case it is the secret:"
+            " are secret_key and client_id swapped?)"
+            if isinstance(client_id, str)
+            else ""
+        )
+        raise ValueError(f"client_id must be a UUID version 4 or 7, not {exc}{hint}") from None
 
 
 class Signer:

@@ -15,9 +15,34 @@ import hashlib
 import hmac
 import uuid
 
-__all__ = ["create_signature", "finish_signature", "new_mac", "signed_suffix", "timestamp_text"]
+__all__ = [
+    "client_uuid",
+    "create_signature",
+    "finish_signature",
+    "new_mac",
+    "signed_suffix",
+    "timestamp_text",
+]
 
 _SHA256 = hashlib.sha256
+
+
+def client_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """A client id as a UUIDv4/v7, from a ``uuid.UUID`` or any text ``uuid.UUID`` accepts.
+
+    Raises:
+        ValueError: "not a UUID" or "a version N UUID, not a UUIDv4 or UUIDv7". The
+            value itself is never echoed: a secret passed where a client id belongs
+            must not reach an error message, and from there a log.
+    """
+    try:
+        parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+    except ValueError:
+        raise ValueError("not a UUID") from None
+    if parsed.version not in (4, 7):  # None for a non-RFC 4122 variant
+        kind = f"version {parsed.version}" if parsed.version else "non-RFC 4122"
+        raise ValueError(f"a {kind} UUID, not a UUIDv4 or UUIDv7")
+    return parsed
 
 
 def timestamp_text(timestamp: float | str) -> str:
