@@ -31,6 +31,9 @@ __all__ = ["HMACAuthorizationHeaders", "scan_scope"]
 _SIGNATURE = re.compile(rb"[0-9a-f]{64}")
 _CLIENT_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _TIMESTAMP = re.compile(rb"[0-9]{1,15}(?:\.[0-9]{1,30})?")
+# What _signature accepts, in one match: the scheme is case-insensitive (ASCII, as
+# bytes.lower() is), one space, the signature.
+_AUTHORIZATION = re.compile(rb"(?i:signature) ([0-9a-f]{64})")
 
 
 def _signature(value: bytes) -> str:
@@ -49,11 +52,21 @@ def _client_id(value: bytes) -> uuid.UUID:
         raise Failure.missing_client_id()
     if _CLIENT_ID.fullmatch(value) is None:
         raise Failure.invalid_client_id()
-    # The regex has validated the text: build the UUID from its 128-bit integer
-    # directly instead of letting UUID.__init__ parse it again (0.8 us, not 1.2).
-    parsed = object.__new__(uuid.UUID)
-    object.__setattr__(parsed, "int", int(value.replace(b"-", b""), 16))
-    object.__setattr__(parsed, "is_safe", uuid.SafeUUID.unknown)
+    return _uuid_of(value)
+
+
+_new = object.__new__
+_set = object.__setattr__
+_UUID = uuid.UUID
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _uuid_of(valid: bytes) -> uuid.UUID:
+    """The UUID of a client id ``_CLIENT_ID`` has matched, from its 128-bit integer
+    directly: what ``UUID.__init__`` does, without parsing the text again (0.5 us, not 1.2)."""
+    parsed = _new(_UUID)
+    _set(parsed, "int", int(valid.replace(b"-", b""), 16))
+    _set(parsed, "is_safe", _UNKNOWN)
     return parsed
 
 
@@ -136,15 +149,16 @@ class HMACAuthorizationHeaders(BaseModel):
 def _trusted(signature: str, client_id: uuid.UUID, timestamp: float) -> HMACAuthorizationHeaders:
     """The model from values the parsers above have validated, without re-validating.
 
-    What ``model_construct`` does (1.0 us here instead of its 2.2 us); a test
+    What ``model_construct`` does (0.7 us here instead of its 2.2 us); a test
     checks both give equal models.
     """
-    model = object.__new__(HMACAuthorizationHeaders)
-    fields = {"signature": signature, "client_id": client_id, "timestamp": timestamp}
-    object.__setattr__(model, "__dict__", fields)
-    object.__setattr__(model, "__pydantic_fields_set__", {"signature", "client_id", "timestamp"})
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
+    model = _new(HMACAuthorizationHeaders)
+    _set(
+        model, "__dict__", {"signature": signature, "client_id": client_id, "timestamp": timestamp}
+    )
+    _set(model, "__pydantic_fields_set__", {"signature", "client_id", "timestamp"})
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
     return model
 
 
@@ -174,7 +188,13 @@ def scan_scope(scope: Scope) -> tuple[HMACAuthorizationHeaders, int | None]:
             # that long is over any limit: cap it rather than convert it.
             digits = value.lstrip(b"0")
             content_length = int(digits or b"0") if len(digits) <= 18 else 10**18
-    # Checked in destiny-sdk's order, so the same request gets the same message.
+    # The well-formed case in one expression (each helper call costs ~0.15 us) ...
+    if authorization is not None and client_id is not None and timestamp is not None:
+        signature = _AUTHORIZATION.fullmatch(authorization)
+        if signature and _CLIENT_ID.fullmatch(client_id) and _TIMESTAMP.fullmatch(timestamp):
+            headers = _trusted(signature[1].decode(), _uuid_of(client_id), float(timestamp))
+            return headers, content_length
+    # ... else the first failure in destiny-sdk's order, so a request gets its message.
     headers = _trusted(
         _signature(authorization or b""),
         _client_id(client_id or b""),

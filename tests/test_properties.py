@@ -385,3 +385,72 @@ def test_a_timestamp_verifies_inside_the_window_and_is_refused_outside_it(
     outside = NOW + (300 + excess) * (1 if future else -1)
     payload = assert_refusal(run(_signed(body, outside), [_request(body)]))
     assert payload["code"] == ("future_timestamp" if future else "expired")
+
+
+# 5. The header scan against a reference written from the wire format, not from the code.
+
+
+def _reference_scan(auth: bytes | None, cid: bytes | None, ts: bytes | None) -> object:
+    """DESIGN.md §2/§4 as plainly as possible: the first failing check's code, or the values."""
+    if not auth:
+        return "missing_authorization"
+    scheme, space, signature = auth.partition(b" ")
+    if scheme.lower() != b"signature":
+        return "unsupported_scheme"
+    hexdigits = set(b"0123456789abcdef")
+    if not space or len(signature) != 64 or not set(signature) <= hexdigits:
+        return "malformed_signature"
+    if not cid:
+        return "missing_client_id"
+    try:
+        parsed = uuid.UUID(cid.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return "invalid_client_id"
+    if str(parsed).encode() != cid or parsed.version not in (4, 7):
+        return "invalid_client_id"
+    if not ts:
+        return "missing_timestamp"
+    whole, dot, fraction = ts.decode("latin-1").partition(".")
+    digits = set("0123456789")
+    if not (
+        0 < len(whole) <= 15
+        and set(whole) <= digits
+        and (not dot or (0 < len(fraction) <= 30 and set(fraction) <= digits))
+    ):
+        return "malformed_timestamp"
+    return (signature.decode(), parsed, float(ts))
+
+
+@settings(FAST, max_examples=500)
+@given(
+    auth=st.one_of(st.none(), near_signature, well_formed[AUTH], any_value),
+    cid=st.one_of(st.none(), near_client_id, well_formed[CID], any_value),
+    ts=st.one_of(st.none(), near_timestamp, well_formed[TS], any_value),
+)
+@example(auth=b"SiGnAtUrE " + b"a" * 64, cid=str(CLIENT_ID).encode(), ts=b"1.5")
+@example(auth=b"Signature  " + b"a" * 64, cid=str(CLIENT_ID).encode(), ts=b"1.5")
+@example(auth=b"Signature " + b"a" * 64 + b"\n", cid=str(CLIENT_ID).encode(), ts=b"1.5")
+@example(auth=b"Signature " + b"a" * 64, cid=str(CLIENT_ID).encode() + b"\n", ts=b"1.5")
+@example(auth=b"Signature " + b"a" * 64, cid=str(CLIENT_ID).encode(), ts=b"1.5\n")
+def test_the_header_scan_agrees_with_the_wire_format(
+    auth: bytes | None, cid: bytes | None, ts: bytes | None
+) -> None:
+    from hmac_asgi import AuthException, HMACAuthorizationHeaders
+    from hmac_asgi._headers import scan_scope
+
+    raw = [(b"host", b"x")]
+    raw += [
+        (name, value) for name, value in ((AUTH, auth), (CID, cid), (TS, ts)) if value is not None
+    ]
+    want = _reference_scan(auth, cid, ts)
+    try:
+        headers, _ = scan_scope({"headers": raw})
+    except AuthException as exc:
+        assert exc.code == want
+        return
+    assert isinstance(want, tuple), f"accepted what the wire format refuses: {want}"
+    assert (headers.signature, headers.client_id, headers.timestamp) == want
+    assert headers == HMACAuthorizationHeaders(
+        signature=want[0], client_id=want[1], timestamp=want[2]
+    )
+    event("accepted")
