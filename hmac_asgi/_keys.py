@@ -10,7 +10,6 @@ on every call.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
 import secrets as _secrets
@@ -22,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Union
 
 from ._errors import Failure, WeakSecretWarning
-from ._signing import client_uuid, new_mac
+from ._signing import Mac, client_uuid, new_mac
 
 __all__ = ["ClientSecrets", "KeyRing", "SecretLookup", "SecretsValue"]
 
@@ -40,14 +39,14 @@ LOOKUP_CACHE_SIZE = 10_000
 
 logger = logging.getLogger("hmac_asgi")
 
-Macs = tuple[tuple[hmac.HMAC, ...], bool]
+Macs = tuple[tuple[Mac, ...], bool]
 
 # Unknown clients are checked against this throwaway key, so that they cost the
 # same work as a known client with a bad signature and cannot be told apart.
 _DUMMY = (new_mac(_secrets.token_bytes(32)),)
 
 
-def _macs(value: object, what: str) -> tuple[hmac.HMAC, ...]:
+def _macs(value: object, what: str) -> tuple[Mac, ...]:
     """Validate one client's secret(s) and key an HMAC with each."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, Sequence) or isinstance(items, (bytes, bytearray)):
@@ -140,9 +139,9 @@ class KeyRing:
             raise ValueError(f"lookup_ttl must be finite seconds >= 0, not {lookup_ttl}")
         if lookup_ttl and secret_lookup is None:
             raise ValueError("lookup_ttl (secret_lookup_ttl) only applies to secret_lookup")
-        self._shared: tuple[hmac.HMAC, ...] | None = None
-        self._table: dict[uuid.UUID, tuple[hmac.HMAC, ...]] | None = None
-        self._unknown: tuple[hmac.HMAC, ...] = _DUMMY
+        self._shared: tuple[Mac, ...] | None = None
+        self._table: dict[uuid.UUID, tuple[Mac, ...]] | None = None
+        self._unknown: tuple[Mac, ...] = _DUMMY
         self._lookup = secret_lookup
         self._lookup_ttl = float(lookup_ttl)
         self._clock = clock

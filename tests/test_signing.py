@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import uuid
 import warnings
@@ -12,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+import hmac_asgi._signing as signing_module
 from hmac_asgi import HMACMiddleware, WeakSecretWarning, create_signature
-from hmac_asgi._signing import signed_suffix, timestamp_text
+from hmac_asgi._signing import new_mac, signed_suffix, timestamp_text
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "destiny-signatures.json").read_text())
 CASES = VECTORS["cases"]
@@ -25,8 +28,22 @@ def test_the_vector_file_is_the_full_set() -> None:
     assert len({case["name"] for case in CASES}) == 60
 
 
+@pytest.fixture(params=["openssl-object", "hmac.HMAC"])
+def mac_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both MAC paths new_mac can take: OpenSSL's object inside hmac.HMAC, or hmac.HMAC.
+
+    A digestmod that is not OpenSSL's own constructor sends ``hmac.new`` down its
+    pure-Python path, which has no OpenSSL object: what a Python without one gets.
+    """
+    if request.param == "hmac.HMAC":
+        monkeypatch.setattr(signing_module, "_SHA256", lambda data=b"": hashlib.sha256(data))
+    kind = "hmac.HMAC" if isinstance(new_mac("k" * 32), hmac.HMAC) else "openssl-object"
+    assert kind == request.param
+    return kind
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_create_signature_matches_destiny(case: dict[str, str]) -> None:
+def test_create_signature_matches_destiny(case: dict[str, str], mac_kind: str) -> None:
     body = base64.b64decode(case["body_base64"])
     assert (
         create_signature(
@@ -57,7 +74,7 @@ async def _body_app(scope: Any, receive: Any, send: Any) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-async def test_middleware_verifies_destiny_signature(case: dict[str, str]) -> None:
+async def test_middleware_verifies_destiny_signature(case: dict[str, str], mac_kind: str) -> None:
     body = base64.b64decode(case["body_base64"])
     ts = case["timestamp_header"]
     headers = {
