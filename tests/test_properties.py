@@ -453,4 +453,7 @@ def test_the_header_scan_agrees_with_the_wire_format(
     assert headers == HMACAuthorizationHeaders(
         signature=want[0], client_id=want[1], timestamp=want[2]
     )
+    # And from the raw header bytes, through the model's own validators.
+    assert auth is not None and cid is not None and ts is not None
+    assert headers == HMACAuthorizationHeaders(signature=auth[10:], client_id=cid, timestamp=ts)
     event("accepted")
