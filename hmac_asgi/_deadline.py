@@ -12,8 +12,11 @@ Outside asyncio (trio under hypercorn) callers fall back to anyio's cancel scope
 from __future__ import annotations
 
 import asyncio
+import time
 
 __all__ = ["Watchdog"]
+
+_monotonic = time.monotonic
 
 
 class Watchdog:
@@ -43,7 +46,8 @@ class Watchdog:
                 del self._loops[old]
             deadlines = self._loops[loop] = {}
             loop.call_later(self._tick_every, self._tick, loop)
-        deadlines[task] = loop.time() + self.seconds
+        # time.monotonic here and in _tick, not loop.time(): one Python call less.
+        deadlines[task] = _monotonic() + self.seconds
         return task
 
     def disarm(self, task: asyncio.Task[object]) -> bool:
@@ -61,7 +65,7 @@ class Watchdog:
         if not deadlines:
             self._loops.pop(loop, None)  # idle: stop ticking until the next arm()
             return
-        now = loop.time()
+        now = _monotonic()
         for task in [task for task, deadline in deadlines.items() if deadline <= now]:
             del deadlines[task]
             self._expired.add(task)
