@@ -56,8 +56,9 @@ def signed_suffix(client_id: uuid.UUID | str, timestamp: float | str) -> bytes:
     """What follows the body in the signed message: ``:<16 uuid bytes>:<timestamp>``."""
     if not isinstance(client_id, uuid.UUID):
         client_id = uuid.UUID(client_id)
-    # timestamp_text, written out: this runs once per verified request.
-    return b":" + client_id.bytes + b":" + repr(float(timestamp)).encode("ascii")
+    # UUID.bytes and timestamp_text, written out (two Python calls fewer per request).
+    uid = client_id.int.to_bytes(16, "big")
+    return b":" + uid + b":" + repr(float(timestamp)).encode("ascii")
 
 
 class Mac(Protocol):
