@@ -23,6 +23,7 @@ with contextlib.suppress(ImportError):
     warnings.filterwarnings("ignore", "The httpx module is deprecated", AuthlibDeprecationWarning)
 
 from _asgi import SECRET
+from _floor import BufferAndHash, FloorSketch
 from destiny_sdk.auth import HMACAuth
 from destiny_sdk.auth import create_signature as destiny_create_signature
 from fastapi import Depends, FastAPI
@@ -36,7 +37,7 @@ from starlette.types import ASGIApp
 
 from hmac_asgi import HMACMiddleware
 
-__all__ = ["CONFIGS", "TIMED", "Config"]
+__all__ = ["CONFIGS", "REFERENCE", "TIMED", "Config"]
 
 MAX_BODY = 128 * 1024 * 1024  # the 100 MiB memory case must pass the size limit
 
@@ -98,6 +99,20 @@ def starlette_basehttp() -> Starlette:
     return app
 
 
+def starlette_structure() -> Starlette:
+    """Reference, not a verifier: buffer, hash and replay the body, look at no header."""
+    app = bare_starlette()
+    app.add_middleware(BufferAndHash, secret_key=SECRET)
+    return app
+
+
+def starlette_floor() -> Starlette:
+    """Reference: ``_floor.py``'s sketch of the fewest steps that make our checks."""
+    app = bare_starlette()
+    app.add_middleware(FloorSketch, secret_key=SECRET)
+    return app
+
+
 def _fastapi(dependencies: list[object] | None = None) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
@@ -121,6 +136,12 @@ def fastapi_ours() -> FastAPI:
 
 def fastapi_destiny() -> FastAPI:
     return _fastapi([Depends(HMACAuth(secret_key=SECRET))])
+
+
+def fastapi_floor() -> FastAPI:
+    app = _fastapi()
+    app.add_middleware(FloorSketch, secret_key=SECRET)
+    return app
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,27 @@ CONFIGS = {
             True,
         ),
         Config(
+            "starlette_structure",
+            "Starlette + buffer and HMAC only (reference)",
+            starlette_structure,
+            "bare_starlette",
+            False,
+        ),
+        Config(
+            "starlette_floor",
+            "Starlette + floor sketch (reference)",
+            starlette_floor,
+            "bare_starlette",
+            True,
+        ),
+        Config(
+            "fastapi_floor",
+            "FastAPI + floor sketch (reference)",
+            fastapi_floor,
+            "bare_fastapi",
+            True,
+        ),
+        Config(
             "streaming_starlette",
             "Starlette, streaming endpoint",
             streaming_starlette,
@@ -171,6 +213,9 @@ CONFIGS = {
         ),
     )
 }
+# Not products: what no pure-Python verifier can go below (see _floor.py). Timed
+# beside the rest so that every target can be read against them in the same run.
+REFERENCE = ("starlette_structure", "starlette_floor", "fastapi_floor")
 # What the in-process timings compare (the streaming pair is for memory only).
 TIMED = (
     "bare_starlette",
@@ -179,4 +224,5 @@ TIMED = (
     "bare_fastapi",
     "fastapi_ours",
     "fastapi_destiny",
+    *REFERENCE,
 )

@@ -18,6 +18,9 @@ _STYLE = {
     "bare_fastapi": ("tab:gray", "--"),
     "fastapi_ours": ("tab:blue", "--"),
     "fastapi_destiny": ("tab:red", "--"),
+    "starlette_structure": ("tab:purple", ":"),
+    "starlette_floor": ("tab:green", "-."),
+    "fastapi_floor": ("tab:green", ":"),
     "hmac_only": ("black", ":"),
 }
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from _apps import CONFIGS, TIMED
+from _apps import CONFIGS, REFERENCE, TIMED
 from _asgi import human_size
 from _targets import Target
 
 __all__ = ["markdown"]
 
-_TIME_COLUMNS = TIMED
+_TIME_COLUMNS = tuple(name for name in TIMED if name not in REFERENCE)
 
 
 def _t(us: float) -> str:
@@ -50,8 +50,45 @@ def _machine(m: dict[str, Any], command: str, load_end: Any) -> list[str]:
 
 
 def _targets(targets: list[Target]) -> list[str]:
-    rows = [[t.name, t.goal, t.measured, f"**{t.verdict}**"] for t in targets]
-    return ["## Targets", "", *_table(["target", "goal", "measured", "verdict"], rows)]
+    rows = [[t.name, t.goal, t.measured, f"**{t.verdict}**", t.floor or "-"] for t in targets]
+    header = ["target", "goal", "measured", "verdict", "floor sketch, same run"]
+    return [
+        "## Targets",
+        "",
+        *_table(header, rows),
+        "",
+        "The last column is the same figure for `_floor.py`'s sketch (the fewest steps that make"
+        " our checks, in one function; not a product): where the sketch fails too, the"
+        " target is below what a pure-Python verifier reaches on this machine.",
+    ]
+
+
+def _reference(inproc: dict[str, Any]) -> list[str]:
+    """The floors beside ours: ratio to the bare framework and µs above it."""
+    med, over = inproc["median_us"], inproc["overhead_us"]
+    columns = ["starlette_structure", "starlette_floor", "starlette_ours"]
+    columns += ["fastapi_floor", "fastapi_ours"]
+    columns = [n for n in columns if n in med]
+    rows = []
+    for size in map(str, inproc["sizes"]):
+        if int(size) > 64 * 1024:
+            continue
+        cells = [
+            f"{med[n][size] / med[CONFIGS[n].bare][size]:.2f}x ({over[n][size]:+.1f} µs)"
+            for n in columns
+        ]
+        rows.append([human_size(int(size)), *cells])
+    return [
+        "## Reference floors (not products)",
+        "",
+        "Ratio to the same framework bare, and the paired median µs above it. *Buffer and"
+        " HMAC only* reads, hashes and replays the body and looks at no header: the least any"
+        " pure-ASGI middleware that verifies the body before the app runs can cost. The *floor"
+        " sketch* adds the checks the wire format requires (three headers, their forms, the"
+        " UUID, freshness, compare) with no structure around them.",
+        "",
+        *_table(["body", *(CONFIGS[n].label for n in columns)], rows),
+    ]
 
 
 def _malloc_note(mmap: str | None) -> str:
@@ -197,6 +234,8 @@ def markdown(summary: dict[str, Any], targets: list[Target], command: str) -> st
     if summary.get("inprocess"):
         mmap = summary["machine"].get("malloc_mmap_threshold")
         lines += ["", *_inprocess(summary["inprocess"], mmap)]
+        if any(name in summary["inprocess"]["median_us"] for name in REFERENCE):
+            lines += ["", *_reference(summary["inprocess"])]
     if summary.get("memory"):
         lines += ["", *_memory(summary["memory"])]
     if summary.get("http"):

@@ -47,7 +47,13 @@ _PINNED = "HMAC_BENCH_PINNED_SOURCES"  # set in the child that runs on the copy
 _MALLOC_SET = "HMAC_BENCH_MALLOC_SET"  # the mmap threshold is ours, not the user's
 KIB, MIB = 1024, 1024 * 1024
 SIZES = (0, KIB, 64 * KIB, MIB, 16 * MIB)
-HTTP_CONFIGS = ("bare_starlette", "starlette_ours", "fastapi_destiny")
+HTTP_CONFIGS = (
+    "bare_starlette",
+    "starlette_ours",
+    "fastapi_destiny",
+    "starlette_structure",
+    "starlette_floor",
+)
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,8 @@ def main() -> int:
     requests = summary["inprocess_requests"]
     print(f"{requests} in-process requests, all asserted 200; {summary['seconds']} s")
     for target in targets:
-        print(f"{target.verdict}: {target.name}: {target.measured} (goal {target.goal})")
+        floor = f"; floor sketch: {target.floor}" if target.floor else ""
+        print(f"{target.verdict}: {target.name}: {target.measured} (goal {target.goal}{floor})")
     print(f"written: {out / 'results.md'}, results.json, results.png")
     failed = any(t.passed is False for t in targets)
     return 1 if (failed and args.strict) else 0
