@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,8 @@ def plot(summary: dict[str, Any], path: Path) -> None:
                 va="bottom",
                 fontsize=7,
             )
-        ax.set_xticks(
-            range(len(names)), [CONFIGS[n].label.replace(" + ", "\n+ ") for n in names], fontsize=7
-        )
+        ticks = [textwrap.fill(CONFIGS[n].label, 16) for n in names]
+        ax.set_xticks(range(len(names)), ticks, fontsize=7)
         ax.set(title="uvicorn over HTTP, 1 KiB signed POST", ylabel="requests / s")
         ax.margins(y=0.15)
     fig.tight_layout()
