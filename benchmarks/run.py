@@ -50,6 +50,7 @@ SIZES = (0, KIB, 64 * KIB, MIB, 16 * MIB)
 HTTP_CONFIGS = (
     "bare_starlette",
     "starlette_ours",
+    "bare_fastapi",
     "fastapi_destiny",
     "starlette_structure",
     "starlette_floor",
