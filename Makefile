@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 IVENV := .venv-interop
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit interop test-slow matrix package bench clean
+.PHONY: demo test lint typecheck unit interop test-slow matrix package bench profile clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench:
 	@test -f $(IVENV)/.installed || $(MAKE) interop
 	$(IVENV)/bin/pip install -q matplotlib pyinstrument
 	$(IVENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
+
+# Where the time goes (benchmarks/PROFILE.md); PROFILE_ARGS=--quick for a 2 s smoke run.
+profile:
+	@test -f $(IVENV)/.installed || $(MAKE) interop
+	$(IVENV)/bin/python benchmarks/profile_path.py $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(IVENV) .nox dist .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -68,6 +68,10 @@ def main() -> None:
     unknown = set(args.configs) - set(CONFIGS)
     if unknown:
         sys.exit(f"unknown configuration(s) {sorted(unknown)}; choose from {sorted(CONFIGS)}")
+    if not shutil.which("wrk"):
+        sys.exit("profile_http.py needs wrk on PATH (apt-get install wrk)")
+    if not (shutil.which("py-spy") or Path(sys.executable).with_name("py-spy").exists()):
+        sys.exit("profile_http.py needs py-spy (pip install py-spy)")
     body = make_body(1024)
     for name in args.configs:
         with tempfile.TemporaryDirectory() as tmp, (Path(tmp) / "log").open("w+b") as log:
