@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import types
 import uuid
 import warnings
 from pathlib import Path
@@ -28,16 +29,37 @@ def test_the_vector_file_is_the_full_set() -> None:
     assert len({case["name"] for case in CASES}) == 60
 
 
-@pytest.fixture(params=["openssl-object", "hmac.HMAC"])
+class _ForeignInner:
+    """An hmac.HMAC whose private ``_hmac`` is something else (a future CPython's)."""
+
+    def __init__(self, key: bytes, digestmod: Any) -> None:
+        self._real = hmac.new(key, digestmod=digestmod)
+        self._hmac = object()
+
+    def copy(self) -> Any:
+        return self._real.copy()
+
+    def update(self, data: bytes) -> None:
+        self._real.update(data)
+
+    def hexdigest(self) -> str:
+        return self._real.hexdigest()
+
+
+@pytest.fixture(params=["openssl-object", "hmac.HMAC", "foreign-_hmac"])
 def mac_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both MAC paths new_mac can take: OpenSSL's object inside hmac.HMAC, or hmac.HMAC.
+    """Every path new_mac can take: OpenSSL's object inside hmac.HMAC, or hmac.HMAC
+    itself, when there is no such object or when ``_hmac`` is not one.
 
     A digestmod that is not OpenSSL's own constructor sends ``hmac.new`` down its
     pure-Python path, which has no OpenSSL object: what a Python without one gets.
     """
     if request.param == "hmac.HMAC":
         monkeypatch.setattr(signing_module, "_SHA256", lambda data=b"": hashlib.sha256(data))
-    kind = "hmac.HMAC" if isinstance(new_mac("k" * 32), hmac.HMAC) else "openssl-object"
+    if request.param == "foreign-_hmac":
+        monkeypatch.setattr(signing_module, "hmac", types.SimpleNamespace(new=_ForeignInner))
+    mac = new_mac("k" * 32)
+    kind = {hmac.HMAC: "hmac.HMAC", _ForeignInner: "foreign-_hmac"}.get(type(mac), "openssl-object")
     assert kind == request.param
     return kind
 
