@@ -45,25 +45,23 @@ def plot(summary: dict[str, Any], path: Path) -> None:
         x = [max(s, 1) for s in sizes]  # 0 B sits at 1 on the log axis
         labels = [human_size(s) for s in sizes]
         label = {**{n: c.label for n, c in CONFIGS.items()}, "hmac_only": "HMAC alone"}
-        ax = axes.pop(0)
-        for name, by_size in inproc["median_us"].items():
-            color, dash = _STYLE[name]
-            ys = _positive([by_size[str(s)] for s in sizes])
-            ax.plot(x, ys, dash, color=color, marker="o", ms=3, label=label[name])
-        ax.set(xscale="log", yscale="log", title="Median time per request (in-process)")
-        ax.set(xlabel="body size", ylabel="µs")
-        ax.set_xticks(x, labels)
-        ax.legend(fontsize=7)
-        ax = axes.pop(0)
-        series = {**inproc["overhead_us"], "hmac_only": inproc["median_us"]["hmac_only"]}
-        for name, by_size in series.items():
-            color, dash = _STYLE[name]
-            ys = _positive([by_size[str(s)] for s in sizes])
-            ax.plot(x, ys, dash, color=color, marker="o", ms=3, label=label[name])
-        ax.set(xscale="log", yscale="log", title="Cost above the bare framework vs HMAC alone")
-        ax.set(xlabel="body size", ylabel="µs (median paired difference)")
-        ax.set_xticks(x, labels)
-        ax.legend(fontsize=7)
+
+        def lines(series: dict[str, Any], title: str, ylabel: str) -> None:
+            ax = axes.pop(0)
+            for name, by_size in series.items():
+                color, dash = _STYLE[name]
+                ys = _positive([by_size[str(s)] for s in sizes])
+                ax.plot(x, ys, dash, color=color, marker="o", ms=3, label=label[name])
+            ax.set(xscale="log", yscale="log", title=title, xlabel="body size", ylabel=ylabel)
+            ax.set_xticks(x, labels)
+            ax.legend(fontsize=7)
+
+        lines(inproc["median_us"], "Median time per request (in-process)", "µs")
+        lines(
+            {**inproc["overhead_us"], "hmac_only": inproc["median_us"]["hmac_only"]},
+            "Cost above the bare framework vs HMAC alone",
+            "µs (median paired difference)",
+        )
     if http:
         ax = axes.pop(0)
         names = list(http)

@@ -84,8 +84,6 @@ class Verifier:
         """:meth:`start` without an ``await``, for keys known in memory (``keys.is_static``)."""
         self.check_fresh(headers.timestamp)
         prototypes, known = self.keys.static_macs(headers.client_id)
-        if len(prototypes) == 1:  # one secret: the destiny-sdk model, the common case
-            return Verification(headers, [prototypes[0].copy()], known)
         return Verification(headers, [mac.copy() for mac in prototypes], known)
 
     async def start(self, headers: HMACAuthorizationHeaders) -> Verification:

@@ -35,15 +35,20 @@ def signed_headers(
     }
 
 
-async def echo_app(scope: Any, receive: Any, send: Any) -> None:
-    """Raw ASGI app: answers JSON with the body it read and the verified client id."""
-    assert scope["type"] == "http"
+async def read_body(receive: Any) -> bytes:
+    """What a raw ASGI app reads: every body message up to the last."""
     body = b""
     while True:
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body", False):
-            break
+            return body
+
+
+async def echo_app(scope: Any, receive: Any, send: Any) -> None:
+    """Raw ASGI app: answers JSON with the body it read and the verified client id."""
+    assert scope["type"] == "http"
+    body = await read_body(receive)
     state = scope.get("state", {})
     payload = json.dumps(
         {"client_id": str(state.get("hmac_client_id")), "body_len": len(body)}

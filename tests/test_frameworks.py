@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, serve, signed_headers
+from _helpers import CLIENT_ID, SECRET, echo_app, read_body, serve, signed_headers
 from fastapi import FastAPI
 from litestar import Litestar
 from litestar import Request as LitestarRequest
@@ -73,12 +73,7 @@ def raw_app() -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         payload = {"client_id": str(scope["state"]["hmac_client_id"]), "body": body.hex()}
         await send(
             {

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _helpers import read_body
 
 import hmac_asgi._signing as signing_module
 from hmac_asgi import HMACMiddleware, WeakSecretWarning, create_signature
@@ -83,12 +84,7 @@ def test_create_signature_matches_destiny(case: dict[str, str], mac_kind: str) -
 
 
 async def _body_app(scope: Any, receive: Any, send: Any) -> None:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     client = str(scope["state"]["hmac_client_id"]).encode()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": client + b"|" + body})
