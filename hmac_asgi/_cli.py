@@ -5,21 +5,26 @@
     hmac-asgi keygen
 
 The secret is read from the named environment variable only: a secret on the
-command line would show in ``ps`` and in the shell history.
+command line would show in ``ps`` and in the shell history. And nothing a user
+typed is printed back in an error (a secret pasted into the wrong place would
+end up on screen, in CI logs): errors name the argument, never its value.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shlex
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
-from ._headers import _TIMESTAMP
-from ._signer import Signer
+import httpx
+
+from .schemes.destiny import DestinySigner, is_timestamp
 
 __all__ = ["main"]
 
@@ -28,8 +33,23 @@ class _Failure(Exception):
     """A runtime error for the user: printed to stderr, exit status 1."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, minus what would echo a user's input: no abbreviated options (``--secret``
+    would become ``--secret-env``), and no value quoted back in an error."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments"):
+            message = "unrecognized arguments (not shown, in case one is a secret)"
+        else:  # "invalid choice: 'x'", "invalid int value: 'x'": the first quote is theirs
+            message = re.sub(r"'[^']*'", "(value not shown)", message, count=1)
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hmac-asgi", description="HMAC-SHA256 request signing (destiny-sdk compatible)."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -66,7 +86,7 @@ def _body(data: str) -> tuple[bytes, str | None]:
             with open(data[1:], "rb") as file:
                 return file.read(), data[1:]
         except OSError as exc:
-            raise _Failure(f"cannot read {data[1:]!r}: {exc.strerror}") from exc
+            raise _Failure(f"cannot read the --data file: {exc.strerror}") from exc
     return os.fsencode(data), None  # the exact bytes the shell passed
 
 
@@ -90,20 +110,24 @@ def _curl(url: str, method: str, headers: dict[str, str], body: bytes, path: str
 def _sign(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     secret = os.environ.get(args.secret_env)
     if not secret:
-        raise _Failure(f"environment variable {args.secret_env} is not set or empty")
+        raise _Failure("the environment variable --secret-env names is not set or empty")
     # The same rule the middleware applies to X-Request-Timestamp.
-    if args.timestamp is not None and not _TIMESTAMP.fullmatch(
-        args.timestamp.encode("utf-8", "surrogateescape")
-    ):
-        parser.error(
-            f"--timestamp must be a plain decimal like 1732838400.5, not {args.timestamp!r}"
-        )
+    if args.timestamp is not None and not is_timestamp(args.timestamp):
+        parser.error("--timestamp must be a plain decimal like 1732838400.5")
     try:
-        signer = Signer(secret, args.client_id, time.time)
+        signer = DestinySigner(secret, args.client_id)
     except ValueError as exc:
         parser.error(f"--client-id: {exc}")
     body, path = _body(args.data)
-    headers = signer.headers(body, args.timestamp)
+    try:
+        request = httpx.Request(
+            args.method or "POST", args.curl or "http://localhost/", content=body
+        )
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise _Failure(
+            "--curl is not a URL httpx can send to (or --method is not a method)"
+        ) from exc
+    headers = signer.headers(request, time.time() if args.timestamp is None else args.timestamp)
     if args.curl is None:
         print("\n".join(f"{name}: {value}" for name, value in headers.items()))
     else:

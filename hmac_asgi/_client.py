@@ -1,33 +1,101 @@
 """The client half: sign outgoing httpx requests, as ``httpx.Auth`` or as a transport.
 
-Both add the three headers through :mod:`hmac_asgi._signing`, with a fresh
-timestamp per request sent as ``f"{time.time()}"`` (so the header text is the
-``repr(float)`` that is signed). Both correct a skewed clock once: when a 401 says
-the timestamp was expired or in the future and the server's ``Date`` header
-disagrees with ours by more than a few seconds, the request is signed again with
-the server's time, once, and the offset is kept for later requests.
+Both sign through a scheme's :class:`~hmac_asgi.schemes.Signer`, with a fresh
+timestamp per request. Both correct a skewed clock once: when a 401 from the
+origin the request was signed for says the timestamp was expired or in the
+future, and that server's ``Date`` header disagrees with our clock by more than
+a few seconds, the request is signed again with the server's time, once, and
+the offset is kept for later requests (replacing any earlier one).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, Generator, Iterable
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 
 import httpx
 
-from ._signer import Clock, Signer, replayable
+from ._errors import CATALOGUE, Code
+from .schemes import Signer, destiny
 
 __all__ = ["HMACSigningAuth", "HMACSigningTransport"]
 
 logger = logging.getLogger("hmac_asgi")
 
+Clock = Callable[[], float]
 Origin = tuple[str, str, int]
+
+# Every scheme's signing headers: a hop that is not signed carries none of them.
+_SIGNING_HEADERS = destiny.HEADERS
+_MIN_SKEW = 2.0  # seconds; ``Date`` has a resolution of one second
+_CLOCK_CODES: tuple[Code, ...] = ("expired", "future_timestamp")
+_CLOCK_DETAILS = tuple(CATALOGUE[code][1] for code in _CLOCK_CODES)
 
 
 def _origin(url: httpx.URL) -> Origin:
     return (url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme, 0))
+
+
+def _answered_by_origin(response: httpx.Response, request: httpx.Request) -> bool:
+    """Whether the (final) response came from the origin ``request`` was signed for:
+    after redirects, an ``httpx.Auth`` sees the last hop's answer."""
+    return _origin(response.request.url) == _origin(request.url)
+
+
+class _Signing:
+    """What both front ends share: the scheme's signer, the clock and its learnt offset."""
+
+    __slots__ = ("_clock", "offset", "signer")
+
+    def __init__(self, signer: Signer, clock: Clock) -> None:
+        if not callable(clock):
+            raise TypeError("clock must be a callable returning seconds since the epoch")
+        self.signer = signer
+        self._clock = clock
+        self.offset = 0.0  # server time minus ours, learnt from a refused request
+
+    def sign(self, request: httpx.Request) -> None:
+        """Set the signing headers on a request whose body has been read."""
+        request.headers.update(self.signer.headers(request, self._clock() + self.offset))
+
+    def server_offset(self, response: httpx.Response, same_origin: bool) -> float | None:
+        """For a 401 from the origin the request was signed for (``same_origin``), the
+        clock offset its ``Date`` implies, if that differs from ours. Another host's
+        clock (a redirect target's) is none of our business."""
+        date = response.headers.get("Date")
+        if response.status_code != 401 or date is None or not same_origin:
+            return None
+        try:
+            server = parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError):
+            return None
+        # HTTP dates are UTC, truncated to the second: the server's time is ~0.5 s later.
+        server_time = server.replace(tzinfo=server.tzinfo or timezone.utc).timestamp() + 0.5
+        now = self._clock()
+        if abs(server_time - (now + self.offset)) <= _MIN_SKEW:
+            return None
+        return server_time - now
+
+    def corrected(self, response: httpx.Response, same_origin: bool) -> bool:
+        """Whether ``response`` (body read) refused our clock and taught us a better one."""
+        offset = self.server_offset(response, same_origin)
+        if offset is None:
+            return False
+        try:
+            payload = json.loads(response.content)
+        except ValueError:  # also UnicodeDecodeError
+            return False
+        if not isinstance(payload, dict) or not (
+            payload.get("detail") in _CLOCK_DETAILS or payload.get("code") in _CLOCK_CODES
+        ):
+            return False
+        self.offset = offset  # replaced, not added to: our clock may have been fixed since
+        return True
 
 
 class HMACSigningAuth(httpx.Auth):
@@ -55,16 +123,16 @@ class HMACSigningAuth(httpx.Auth):
     def __init__(
         self, secret_key: str | bytes, client_id: uuid.UUID | str, *, clock: Clock = time.time
     ) -> None:
-        self._signer = Signer(secret_key, client_id, clock)
+        self._signing = _Signing(destiny.DestinySigner(secret_key, client_id), clock)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(client_id='{self._signer.client_id}')"
+        return f"{type(self).__name__}(client_id='{self._signing.signer.key_id}')"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        self._signer.sign(request)
+        self._signing.sign(request)
         response = yield request
-        if self._signer.corrected(response):
-            self._signer.sign(request)  # once: a second refusal is returned as it is
+        if self._signing.corrected(response, _answered_by_origin(response, request)):
+            self._signing.sign(request)  # once: a second refusal is returned as it is
             yield request
 
     def sync_auth_flow(
@@ -72,13 +140,16 @@ class HMACSigningAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         request.read()
         flow = self.auth_flow(request)
-        request = next(flow)
+        signed = next(flow)
         while True:
-            response = yield request
-            if self._signer.server_offset(response) is not None:
+            response = yield signed
+            if (
+                self._signing.server_offset(response, _answered_by_origin(response, request))
+                is not None
+            ):
                 response.read()
             try:
-                request = flow.send(response)
+                signed = flow.send(response)
             except StopIteration:
                 return
 
@@ -87,13 +158,16 @@ class HMACSigningAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         await request.aread()
         flow = self.auth_flow(request)
-        request = next(flow)
+        signed = next(flow)
         while True:
-            response = yield request
-            if self._signer.server_offset(response) is not None:
+            response = yield signed
+            if (
+                self._signing.server_offset(response, _answered_by_origin(response, request))
+                is not None
+            ):
                 await response.aread()
             try:
-                request = flow.send(response)
+                signed = flow.send(response)
             except StopIteration:
                 return
 
@@ -104,9 +178,10 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     Use it as ``httpx.Client(transport=...)`` or ``httpx.AsyncClient(transport=...)``.
     A streaming body (generator, file) is read into memory once to be signed.
 
-    Only requests to trusted origins are signed, so a redirect to another host never
+    Only requests to trusted origins are signed, so a redirect elsewhere never
     carries a valid signature (the scheme does not sign the host or path, so such a
-    signature could be replayed against you). By default the trusted origin is the
+    signature could be replayed against you): a request to another origin goes
+    out with every signing header removed. By default the trusted origin is the
     one of the first request sent; pass ``origins`` to name them.
 
     Parameters:
@@ -135,7 +210,7 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     ) -> None:
         if not isinstance(transport, (httpx.BaseTransport, httpx.AsyncBaseTransport, type(None))):
             raise TypeError(f"transport must be an httpx transport, not {type(transport).__name__}")
-        self._signer = Signer(secret_key, client_id, clock)
+        self._signing = _Signing(destiny.DestinySigner(secret_key, client_id), clock)
         self._default = transport is None
         self._sync = transport if isinstance(transport, httpx.BaseTransport) else None
         self._async = transport if isinstance(transport, httpx.AsyncBaseTransport) else None
@@ -146,21 +221,27 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             urls = [httpx.URL(origin) for origin in origins]
             for url in urls:
                 if url.scheme not in ("http", "https") or not url.host:
-                    raise ValueError(f"origins must be absolute http(s) URLs, not {str(url)!r}")
+                    raise ValueError("origins must be absolute http(s) URLs like https://host")
             self._origins = {_origin(url) for url in urls}
 
     def _trusted(self, request: httpx.Request) -> bool:
-        """Whether to sign this request: its origin is trusted (pinned on first use)."""
+        """Whether to sign this request: its origin is trusted (pinned on first use).
+
+        A request that is not signed loses every signing header it carries (httpx
+        keeps the previous hop's on a redirect to the same host, e.g. http to https).
+        """
         origin = _origin(request.url)
         if self._origins is None:
             self._origins = {origin}
         if origin in self._origins:
             return True
+        for name in _SIGNING_HEADERS:
+            request.headers.pop(name, None)
         logger.warning("not signing a request to untrusted origin %s://%s:%d", *origin)
         return False
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(client_id='{self._signer.client_id}')"
+        return f"{type(self).__name__}(client_id='{self._signing.signer.key_id}')"
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self._sync is None:
@@ -170,17 +251,17 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not self._trusted(request):
             return self._sync.handle_request(request)
         request.read()
-        self._signer.sign(request)
+        self._signing.sign(request)
         response = self._sync.handle_request(request)
-        if self._signer.server_offset(response) is None:
+        if self._signing.server_offset(response, True) is None:
             return response
         try:  # a 401 that may refuse our clock: small, read it whole
             raw = b"".join(response.iter_raw())
         finally:
             response.close()
-        if self._signer.resend(request, response, raw):
+        if self._resend(request, response, raw):
             return self._sync.handle_request(request)
-        return replayable(response, raw)
+        return _replayable(response, raw)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._async is None:
@@ -190,17 +271,25 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if not self._trusted(request):
             return await self._async.handle_async_request(request)
         await request.aread()
-        self._signer.sign(request)
+        self._signing.sign(request)
         response = await self._async.handle_async_request(request)
-        if self._signer.server_offset(response) is None:
+        if self._signing.server_offset(response, True) is None:
             return response
         try:
             raw = b"".join([chunk async for chunk in response.aiter_raw()])
         finally:
             await response.aclose()
-        if self._signer.resend(request, response, raw):
+        if self._resend(request, response, raw):
             return await self._async.handle_async_request(request)
-        return replayable(response, raw)
+        return _replayable(response, raw)
+
+    def _resend(self, request: httpx.Request, response: httpx.Response, raw: bytes) -> bool:
+        """The decision on a 401 read as ``raw``: ``True`` when ``request`` was re-signed."""
+        read = httpx.Response(401, headers=response.headers, content=raw)
+        if not self._signing.corrected(read, True):  # a transport sees each hop's own answer
+            return False
+        self._signing.sign(request)  # once: a second refusal is returned as it is
+        return True
 
     def close(self) -> None:
         if self._sync is not None:
@@ -209,3 +298,13 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._async is not None:
             await self._async.aclose()
+
+
+def _replayable(response: httpx.Response, raw: bytes) -> httpx.Response:
+    """A response handed on unchanged, its raw body now held in memory."""
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(raw),
+        extensions=response.extensions,
+    )

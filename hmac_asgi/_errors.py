@@ -2,17 +2,62 @@
 
 The ``detail`` texts of the destiny-sdk causes are destiny-sdk's, byte for byte
 (its client reacts to ``"Token is expired."``). Every failure also carries a
-stable machine-readable ``code``.
+stable machine-readable ``code``: where destiny-sdk has one message for several
+causes (a malformed signature is "invalid" there too), the code tells them apart.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Literal
 
 from starlette.exceptions import HTTPException
 
-__all__ = ["AuthException", "Failure", "WeakSecretWarning"]
+__all__ = ["CATALOGUE", "AuthException", "Code", "WeakSecretWarning", "failure"]
+
+Code = Literal[
+    "missing_authorization",
+    "unsupported_scheme",
+    "malformed_signature",
+    "missing_client_id",
+    "invalid_client_id",
+    "missing_timestamp",
+    "malformed_timestamp",
+    "expired",
+    "future_timestamp",
+    "duplicate_header",
+    "invalid_signature",
+    "replayed",
+    "body_timeout",
+    "body_too_large",
+    "unavailable",
+]
+
+# code -> (status, detail). A detail with {fields} is completed by ``failure(code, **fields)``.
+CATALOGUE: Mapping[Code, tuple[int, str]] = {
+    # destiny-sdk's causes, with its messages.
+    "missing_authorization": (401, "Authorization header missing."),
+    "unsupported_scheme": (401, "Authorization type not supported."),
+    "malformed_signature": (401, "Signature is invalid."),
+    "missing_client_id": (401, "X-Client-Id header missing"),
+    "invalid_client_id": (401, "Invalid format for client id, expected UUIDv4 or UUIDv7."),
+    "missing_timestamp": (401, "X-Request-Timestamp header missing"),
+    "expired": (401, "Token is expired."),
+    "invalid_signature": (401, "Signature is invalid."),
+    # Causes destiny-sdk does not have.
+    "malformed_timestamp": (
+        401,
+        "Malformed X-Request-Timestamp, expected seconds since the Unix epoch as a plain decimal"
+        " number.",
+    ),
+    "future_timestamp": (401, "Request timestamp is too far in the future."),
+    "duplicate_header": (401, "Duplicate {name} header."),
+    "replayed": (401, "Request has already been used."),
+    "body_timeout": (408, "Request body not received within {seconds:g} seconds."),
+    "body_too_large": (413, "Request body exceeds the limit of {limit} bytes."),
+    "unavailable": (503, "Authentication is temporarily unavailable ({what})."),
+}
 
 _CHALLENGE = {"WWW-Authenticate": "Signature"}
 
@@ -44,86 +89,16 @@ class AuthException(HTTPException):
         return json.dumps({"detail": self.detail, "code": self.code}).encode("utf-8")
 
 
-class Failure:
-    """Factories for every failure the verifier reports; one place for the texts."""
+def failure(code: Code, **fields: object) -> AuthException:
+    """The :class:`AuthException` for ``code``; 401s carry ``WWW-Authenticate: Signature``.
 
-    @staticmethod
-    def _401(code: str, detail: str) -> AuthException:
-        return AuthException(401, detail, _CHALLENGE, code)
-
-    # destiny-sdk's causes and messages.
-    @classmethod
-    def missing_authorization(cls) -> AuthException:
-        return cls._401("missing_authorization", "Authorization header missing.")
-
-    @classmethod
-    def unsupported_scheme(cls) -> AuthException:
-        return cls._401("unsupported_scheme", "Authorization type not supported.")
-
-    @classmethod
-    def missing_client_id(cls) -> AuthException:
-        return cls._401("missing_client_id", "X-Client-Id header missing")
-
-    @classmethod
-    def invalid_client_id(cls) -> AuthException:
-        return cls._401(
-            "invalid_client_id", "Invalid format for client id, expected UUIDv4 or UUIDv7."
-        )
-
-    @classmethod
-    def missing_timestamp(cls) -> AuthException:
-        return cls._401("missing_timestamp", "X-Request-Timestamp header missing")
-
-    @classmethod
-    def expired(cls) -> AuthException:
-        return cls._401("expired", "Token is expired.")
-
-    @classmethod
-    def invalid_signature(cls) -> AuthException:
-        return cls._401("invalid_signature", "Signature is invalid.")
-
-    # Causes destiny-sdk does not have.
-    @classmethod
-    def malformed_signature(cls) -> AuthException:
-        return cls._401(
-            "malformed_signature",
-            "Malformed signature, expected 64 lowercase hexadecimal characters.",
-        )
-
-    @classmethod
-    def malformed_timestamp(cls) -> AuthException:
-        return cls._401(
-            "malformed_timestamp",
-            "Malformed X-Request-Timestamp, expected seconds since the Unix epoch "
-            "as a plain decimal number.",
-        )
-
-    @classmethod
-    def future_timestamp(cls) -> AuthException:
-        return cls._401("future_timestamp", "Request timestamp is too far in the future.")
-
-    @classmethod
-    def duplicate_header(cls, name: str) -> AuthException:
-        return cls._401("duplicate_header", f"Duplicate {name} header.")
-
-    @classmethod
-    def replayed(cls) -> AuthException:
-        return cls._401("replayed", "Request has already been used.")
-
-    @classmethod
-    def body_too_large(cls, limit: int) -> AuthException:
-        return AuthException(
-            413, f"Request body exceeds the limit of {limit} bytes.", None, "body_too_large"
-        )
-
-    @classmethod
-    def body_timeout(cls, seconds: float) -> AuthException:
-        return AuthException(
-            408, f"Request body not received within {seconds:g} seconds.", None, "body_timeout"
-        )
-
-    @classmethod
-    def unavailable(cls, what: str) -> AuthException:
-        return AuthException(
-            503, f"Authentication is temporarily unavailable ({what}).", None, "unavailable"
-        )
+    ``fields`` fill the detail's placeholders (``name``, ``seconds``, ``limit``,
+    ``what``): values of the server's own configuration, never a client's input.
+    """
+    status, detail = CATALOGUE[code]
+    return AuthException(
+        status,
+        detail.format(**fields) if fields else detail,
+        _CHALLENGE if status == 401 else None,
+        code,
+    )

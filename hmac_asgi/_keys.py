@@ -1,63 +1,70 @@
-"""Which secrets may have signed a client's request.
+"""Which keys may have signed a request: secrets per key id, validated once, looked up fast.
 
-Three sources, exactly one per verifier: one shared ``secret_key`` (destiny-sdk's
-model), a ``client_secrets`` mapping, or an async ``secret_lookup``. A client may
-have several secrets at once (rotation): a request passes when any of them
-verifies it. Keys are turned into keyed HMAC objects once, at construction (or
-once per lookup), and copied per request, which saves re-deriving the HMAC pads
-on every call.
+Every scheme names its keys somehow (destiny-sdk by client UUID, RFC 9421 by
+``keyid``, Standard Webhooks not at all) and keeps them in a :class:`KeyRing`:
+one set shared by every key id, a table, or an async lookup with an optional
+cache. A key id may have several secrets at once (rotation): a request passes
+when any of them verifies it. Secrets become :class:`MacKey`\\ s once, at
+construction (or once per lookup); the secret text itself is not kept.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import secrets as _secrets
 import time
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Union
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Generic, TypeVar, Union
 
-from ._errors import Failure, WeakSecretWarning
-from ._signing import Mac, client_uuid, new_mac
+from ._checks import number, type_name
+from ._errors import WeakSecretWarning, failure
+from ._mac import MacKey
 
-__all__ = ["ClientSecrets", "KeyRing", "SecretLookup", "SecretsValue"]
+__all__ = ["MIN_SECRET_BYTES", "KeyRing", "Keys", "Lookup", "Secret", "Secrets", "mac_keys"]
 
-SecretsValue = Union[str, Sequence[str]]
-# Mapping is invariant in its key: spell out each key type a user's dict may have.
-ClientSecrets = Union[
-    Mapping[uuid.UUID, SecretsValue],
-    Mapping[str, SecretsValue],
-    Mapping[Union[uuid.UUID, str], SecretsValue],
-]
-SecretLookup = Callable[[uuid.UUID], Awaitable[Union[SecretsValue, None]]]
+Secret = Union[str, bytes]
+Secrets = Union[Secret, Sequence[Secret]]
+K = TypeVar("K", bound=Hashable)
+Lookup = Callable[[K], Awaitable[Union[Secrets, None]]]
+Keys = tuple[tuple[MacKey, ...], bool]  # the candidate keys, and whether the key id is known
 
 MIN_SECRET_BYTES = 32
 LOOKUP_CACHE_SIZE = 10_000
 
 logger = logging.getLogger("hmac_asgi")
 
-Macs = tuple[tuple[Mac, ...], bool]
+# Unknown key ids are checked against a throwaway key, so that they cost the same
+# work as a known key id with a bad signature and cannot be told apart.
+_THROWAWAY = _secrets.token_bytes(MIN_SECRET_BYTES)
+_DUMMY = MacKey(_THROWAWAY)
 
-# Unknown clients are checked against this throwaway key, so that they cost the
-# same work as a known client with a bad signature and cannot be told apart.
-_DUMMY = (new_mac(_secrets.token_bytes(32)),)
+
+def _secret_bytes(item: object, what: str) -> bytes:
+    if isinstance(item, str):
+        return item.encode("utf-8")
+    if isinstance(item, bytes):
+        return item
+    raise TypeError(f"{what} must be a str, bytes or a list of them, not {type_name(item)}")
 
 
-def _macs(value: object, what: str) -> tuple[Mac, ...]:
-    """Validate one client's secret(s) and key an HMAC with each."""
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, Sequence) or isinstance(items, (bytes, bytearray)):
-        raise TypeError(f"{what} must be a str or a sequence of str, not {type(value).__name__}")
+def mac_keys(value: object, what: str) -> tuple[MacKey, ...]:
+    """Validate one key id's secret(s) (str is UTF-8 encoded, bytes taken as they are).
+
+    Raises:
+        TypeError: not a str, bytes or a sequence of them.
+        ValueError: an empty secret or an empty list.
+    """
+    items = [value] if isinstance(value, (str, bytes)) else value
+    if not isinstance(items, Sequence):
+        raise TypeError(f"{what} must be a str, bytes or a list of them, not {type_name(value)}")
     if not items:
         raise ValueError(f"{what} is an empty list: give at least one secret")
-    macs = []
+    keys = []
     for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"{what} must be a str or a sequence of str, not {type(item).__name__}")
-        key = item.encode("utf-8")
+        key = _secret_bytes(item, what)
         if not key:
             raise ValueError(f"{what} is empty: an empty secret would let anyone sign")
         if len(key) < MIN_SECRET_BYTES:
@@ -67,133 +74,95 @@ def _macs(value: object, what: str) -> tuple[Mac, ...]:
                 WeakSecretWarning,
                 stacklevel=4,
             )
-        macs.append(new_mac(key))
-    return tuple(macs)
+        keys.append(MacKey(key))
+    return tuple(keys)
 
 
-def _uuid(value: object, position: int) -> uuid.UUID:
-    # Keys are named by position, never shown: in a mapping written the wrong way
-    # round ({secret: client_id}) the key is the secret, and errors end up in logs.
-    try:
-        return client_uuid(value if isinstance(value, uuid.UUID) else str(value))
-    except ValueError as exc:
-        raise ValueError(
-            f"client_secrets key number {position} is {exc} (not shown, in case it is a"
-            " secret): the mapping is {client_id: secret or [secrets]}"
-        ) from None
+class KeyRing(Generic[K]):
+    """The keys of one scheme, validated once; answers "which keys for this key id?".
 
-
-class KeyRing:
-    """The configured secrets, validated once; answers "which keys for this client?".
-
-    Rotation: give a client a list of secrets. Any listed secret verifies its
-    requests; the first is the current one (the one to hand out), the others are
-    being retired. To rotate: add the new secret first, move clients to it, then
-    drop the old one. The same holds for the list a ``secret_lookup`` returns.
+    Give exactly one source (the scheme's constructor checks that and names its
+    own arguments in errors):
 
     Parameters:
-        secret_key: one secret (or a list, for rotation) shared by every client.
-        client_secrets: ``{client_id: secret or [secrets]}``; keys are UUIDv4/v7.
-        secret_lookup: ``async (client_id: UUID) -> str | Sequence[str] | None``;
-            ``None`` (or an empty list) means "unknown client". An exception it
-            raises is logged and answered 503 (fail closed).
-        lookup_ttl: seconds to cache what ``secret_lookup`` answered, "unknown"
-            included (at most 10 000 clients); 0 asks the store every request.
-            A removed or rotated secret keeps working for up to this long.
+        shared: one secret (or a list, for rotation) for every key id.
+        table: ``{key_id: secret or [secrets]}``, key ids already validated.
+        lookup: ``async (key_id) -> secret(s) | None``; ``None``, an empty list
+            or only empty secrets mean "unknown key id". An exception it raises,
+            or an answer of the wrong type, is logged and answered 503.
+        lookup_ttl: seconds to cache what ``lookup`` answered, "unknown"
+            included (at most 10 000 key ids); 0 asks on every request.
+        names: the argument errors name, e.g. ``client_secrets`` (``lookup_ttl`` is
+            its ``_ttl``, e.g. ``secret_lookup_ttl``).
         clock: monotonic seconds, for the lookup cache; injectable for tests.
 
-    Raises:
-        TypeError: not exactly one source, or a value of the wrong type.
-        ValueError: an empty secret or list, a client id that is not a UUIDv4/v7,
-            a negative ``lookup_ttl``, or ``lookup_ttl`` without ``secret_lookup``.
+    Rotation: the first secret of a list is the current one, the others are
+    being retired. While any key id has N secrets, every request (known key id or
+    not) is checked against N keys, so timing does not tell them apart.
     """
 
-    __slots__ = ("_cache", "_clock", "_lookup", "_lookup_ttl", "_shared", "_table", "_unknown")
+    __slots__ = ("_cache", "_clock", "_lookup", "_lookup_ttl", "_others", "_table")
 
     def __init__(
         self,
-        secret_key: SecretsValue | None = None,
-        client_secrets: ClientSecrets | None = None,
-        secret_lookup: SecretLookup | None = None,
         *,
+        shared: Secrets | None = None,
+        table: Mapping[K, Secrets] | None = None,
+        lookup: Lookup[K] | None = None,
         lookup_ttl: float = 0.0,
+        names: str = "secrets",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        given = [
-            n
-            for n, v in (
-                ("secret_key", secret_key),
-                ("client_secrets", client_secrets),
-                ("secret_lookup", secret_lookup),
-            )
-            if v is not None
-        ]
-        if len(given) != 1:
-            raise TypeError(
-                "give exactly one of secret_key, client_secrets or secret_lookup"
-                f" (got {', '.join(given) or 'none'})"
-            )
-        if isinstance(lookup_ttl, bool) or not isinstance(lookup_ttl, (int, float)):
-            raise TypeError(f"lookup_ttl must be seconds, not {type(lookup_ttl).__name__}")
-        if not (math.isfinite(lookup_ttl) and lookup_ttl >= 0):
-            raise ValueError(f"lookup_ttl must be finite seconds >= 0, not {lookup_ttl}")
-        if lookup_ttl and secret_lookup is None:
-            raise ValueError("lookup_ttl (secret_lookup_ttl) only applies to secret_lookup")
-        self._shared: tuple[Mac, ...] | None = None
-        self._table: dict[uuid.UUID, tuple[Mac, ...]] | None = None
-        self._unknown: tuple[Mac, ...] = _DUMMY
-        self._lookup = secret_lookup
-        self._lookup_ttl = float(lookup_ttl)
-        self._clock = clock
-        # client id -> (expiry, answer); one TTL for all, so insertion order is
-        # expiry order and the front is always the next to go.
-        self._cache: OrderedDict[uuid.UUID, tuple[float, Macs]] = OrderedDict()
-        if secret_key is not None:
-            self._shared = _macs(secret_key, "secret_key")
-        elif client_secrets is not None:
-            if not isinstance(client_secrets, Mapping):
-                raise TypeError("client_secrets must be a mapping {client_id: secret or [secrets]}")
-            table = {
-                _uuid(cid, position): _macs(value, f"client_secrets[{str(cid)!r}]")
-                for position, (cid, value) in enumerate(client_secrets.items(), 1)
-            }
-            # Every client, known or not, is checked against as many keys as the
-            # client with the most (padded with the throwaway key, which never
-            # matches). Otherwise a client mid-rotation costs two HMACs over the
-            # body and an unknown one a single: timing would tell them apart.
-            width = max(map(len, table.values()), default=1)
-            self._table = {cid: macs + _DUMMY * (width - len(macs)) for cid, macs in table.items()}
-            self._unknown = _DUMMY * width
-        elif not callable(secret_lookup):
-            raise TypeError("secret_lookup must be an async callable (client_id: UUID) -> secrets")
+        self._lookup_ttl = number(f"{names}_ttl", lookup_ttl, exclusive=False)
         if not callable(clock):
             raise TypeError("clock must be a callable returning monotonic seconds")
+        self._clock = clock
+        self._lookup = lookup
+        self._table: dict[K, tuple[MacKey, ...]] = {}
+        self._others: Keys = ((_DUMMY,), False)  # for key ids not in the table
+        # key id -> (expiry, answer); one TTL for all, so insertion order is expiry
+        # order and the front is always the next to go.
+        self._cache: OrderedDict[K, tuple[float, Keys]] = OrderedDict()
+        if shared is not None:
+            self._others = (mac_keys(shared, names), True)  # every key id is "known"
+        elif table is not None:
+            keys = {}
+            for position, (key_id, value) in enumerate(table.items(), 1):
+                # A UUID key id is safe to show; any other could be a secret, in a
+                # mapping written the wrong way round: that one is named by position.
+                label = key_id if isinstance(key_id, uuid.UUID) else f"number {position}"
+                keys[key_id] = mac_keys(value, f"{names}[{label}]")
+            # Every key id, known or not, is checked against as many keys as the one
+            # with the most (padded with the throwaway key, which never matches).
+            # Otherwise a key id mid-rotation costs two HMACs and an unknown one a
+            # single: timing would tell them apart.
+            width = max(map(len, keys.values()), default=1)
+            self._table = {k: v + (_DUMMY,) * (width - len(v)) for k, v in keys.items()}
+            self._others = ((_DUMMY,) * width, False)
+        elif not callable(lookup):
+            raise TypeError(f"{names} must be an async callable (key id) -> secrets")
 
     @property
     def is_static(self) -> bool:
         """True when no lookup has to be awaited."""
         return self._lookup is None
 
-    def static_macs(self, client_id: uuid.UUID) -> Macs:
-        """Keyed HMACs to copy for this client, and whether the client is known."""
-        if self._shared is not None:
-            return self._shared, True
-        assert self._table is not None  # noqa: S101 - constructor guarantees it
-        macs = self._table.get(client_id)
-        return (macs, True) if macs is not None else (self._unknown, False)
+    def static_keys(self, key_id: K) -> Keys:
+        """Keys for this key id, and whether it is known; only when :attr:`is_static`."""
+        keys = self._table.get(key_id)
+        return (keys, True) if keys is not None else self._others
 
-    async def macs(self, client_id: uuid.UUID) -> Macs:
-        """Like :meth:`static_macs`, awaiting ``secret_lookup`` (or its cache) when configured.
+    async def keys(self, key_id: K) -> Keys:
+        """Like :meth:`static_keys`, awaiting the lookup (or its cache) when there is one.
 
         Raises:
-            AuthException: 503 when ``secret_lookup`` raised (logged, fail closed).
-            TypeError: ``secret_lookup`` returned something other than str(s).
+            AuthException: 503 when the lookup failed or answered nonsense (logged).
         """
         lookup = self._lookup
         if lookup is None:
-            return self.static_macs(client_id)
+            return self.static_keys(key_id)
         if not self._lookup_ttl:
-            return _answer(await _call(lookup, client_id))
+            return _answer(await _call(lookup, key_id), key_id)
         now = self._clock()
         cache = self._cache
         while cache:
@@ -201,37 +170,45 @@ class KeyRing:
             if expiry > now:
                 break
             del cache[first]
-        hit = cache.get(client_id)
+        hit = cache.get(key_id)
         if hit is not None:
             return hit[1]
-        answer = _answer(await _call(lookup, client_id))
-        # Concurrent misses for one client may both reach the store; the later
+        answer = _answer(await _call(lookup, key_id), key_id)
+        # Concurrent misses for one key id may both reach the store; the later
         # answer wins, as fresh as the earlier one.
-        cache.pop(client_id, None)
+        cache.pop(key_id, None)
         if len(cache) >= LOOKUP_CACHE_SIZE:
             cache.popitem(last=False)
-        cache[client_id] = (self._clock() + self._lookup_ttl, answer)
+        cache[key_id] = (self._clock() + self._lookup_ttl, answer)
         return answer
 
 
-async def _call(lookup: SecretLookup, client_id: uuid.UUID) -> SecretsValue | None:
+async def _call(lookup: Lookup[K], key_id: K) -> Secrets | None:
     """Await the user's lookup; its failure is a 503, never a 500 or a pass."""
     try:
-        return await lookup(client_id)
+        return await lookup(key_id)
     except Exception as exc:
         # Their store, their exception types: anything raised here means "cannot
         # tell which key", which must refuse, not crash or pass. Only the lookup
         # is guarded, so a bug in this module still propagates.
-        logger.exception("secret_lookup failed for client %s; answering 503", client_id)
-        raise Failure.unavailable("key lookup") from exc
+        logger.exception("secret lookup failed for key id %s; answering 503", key_id)
+        raise failure("unavailable", what="key lookup") from exc
 
 
-def _answer(found: SecretsValue | None) -> Macs:
-    """Keyed HMACs for what ``secret_lookup`` returned (a non-str item is a TypeError)."""
-    items = [] if found is None else [found] if isinstance(found, str) else list(found)
-    for item in items:
-        if not isinstance(item, str):
-            raise TypeError(f"secret_lookup returned {type(item).__name__}, expected str")
+def _answer(found: object, key_id: Hashable) -> Keys:
+    """Keys for what a lookup answered. Each answer derives its keys afresh, an unknown
+    key id's throwaway one included, so known and unknown cost the same work."""
+    items = [] if found is None else [found] if isinstance(found, (str, bytes)) else found
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, (str, bytes)) for item in items
+    ):
+        logger.error(
+            "secret lookup for key id %s answered %s, expected a str, bytes, a list of them"
+            " or None; answering 503",
+            key_id,
+            type_name(found),
+        )
+        raise failure("unavailable", what="key lookup")
     # An empty secret from a store means "no secret": fail closed, like unknown.
-    macs = tuple(new_mac(item) for item in items if item)
-    return (macs, True) if macs else (_DUMMY, False)
+    keys = tuple(MacKey(_secret_bytes(item, "")) for item in items if item)
+    return (keys, True) if keys else ((MacKey(_THROWAWAY),), False)

@@ -6,36 +6,42 @@ import asyncio
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
-import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._deadline import Watchdog
-from ._errors import AuthException, Failure
-from ._headers import HMACAuthorizationHeaders, scan_scope
-from ._keys import ClientSecrets, KeyRing, SecretLookup, SecretsValue
-from ._replay import ReplayCache, ReplayCacheUnavailable
+from ._checks import number, type_name
+from ._deadline import Watchdog, receive_within
+from ._errors import AuthException, failure
+from ._keys import Lookup, Secrets
+from ._replay import ReplayCache
 from ._responses import send_failure
 from ._verify import Clock, Verifier
+from .schemes import Claim
+from .schemes.destiny import ClientSecrets, DestinyScheme
 
 __all__ = ["HMACMiddleware"]
 
 logger = logging.getLogger("hmac_asgi")
+
+# Body chunks smaller than this are copied together, so that what a request holds
+# is its body bytes plus a fixed overhead per 64 KiB, however the client chunks it.
+_COALESCE = 64 * 1024
 
 
 class HMACMiddleware:
     """Pure ASGI middleware that lets through only requests signed per destiny-sdk.
 
     Per ``http`` or ``websocket`` scope (``lifespan`` and excluded paths pass
-    straight through): headers → freshness → key → body and HMAC in one pass →
-    constant-time compare → replay cache → app. The body is buffered as the
-    server's own messages (no join, no copy) and replayed to the app exactly
-    once, after which ``receive`` is the server's. The verified client id is put
-    at ``scope["state"]["hmac_client_id"]``. Failures are answered here (401/413
-    JSON, 503 when the replay cache or ``secret_lookup`` is down); the app is
-    never called for them.
+    straight through, any other scope type is refused): headers → freshness →
+    key → body and HMAC in one pass → constant-time compare → replay cache →
+    app. The body is held as its bytes (small chunks joined) and replayed to the
+    app exactly once, after which ``receive`` is the server's. The verified
+    client id is put at ``scope["state"]["hmac_client_id"]``. Failures are
+    answered here (401/408/413 JSON, 503 when the replay cache or
+    ``secret_lookup`` is down); the app is never called for them.
 
     Trust assumptions: the secrets are shared only with the clients; the method,
     path and query are not signed (the destiny-sdk scheme), so use TLS and a
@@ -46,9 +52,9 @@ class HMACMiddleware:
         self,
         app: ASGIApp,
         *,
-        secret_key: SecretsValue | None = None,
+        secret_key: Secrets | None = None,
         client_secrets: ClientSecrets | None = None,
-        secret_lookup: SecretLookup | None = None,
+        secret_lookup: Lookup[uuid.UUID] | None = None,
         secret_lookup_ttl: float = 0.0,
         max_age: float = 300.0,
         max_body_size: int = 10 * 1024 * 1024,
@@ -59,66 +65,75 @@ class HMACMiddleware:
         on_failure: Callable[[Scope, AuthException], None] | None = None,
         clock: Clock = time.time,
     ) -> None:
-        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int):
-            raise TypeError("max_body_size must be an int (bytes)")
-        if max_body_size < 0:
-            raise ValueError(f"max_body_size must be >= 0, not {max_body_size}")
-        if body_timeout is not None and (
-            isinstance(body_timeout, bool)
-            or not isinstance(body_timeout, (int, float))
-            or not (0 < body_timeout < float("inf"))
-        ):
-            raise ValueError(f"body_timeout must be seconds > 0 or None, not {body_timeout!r}")
+        self._max_body_size = number("max_body_size", max_body_size, integer=True, minimum=0)
+        if body_timeout is None:
+            self._watchdog = None
+        else:
+            try:
+                self._watchdog = Watchdog(number("body_timeout", body_timeout))
+            except TypeError as exc:  # a ValueError, as it always was
+                raise ValueError(f"{exc} (or None)") from None
         if isinstance(exclude_paths, (str, bytes)):
             raise TypeError('exclude_paths takes a collection of paths, e.g. ("/health",)')
-        excluded = frozenset(exclude_paths)
-        for path in excluded:
+        self._excluded = frozenset(exclude_paths)
+        for path in self._excluded:
             if not isinstance(path, str) or not path.startswith("/"):
-                raise ValueError(f"exclude_paths entries are absolute paths, not {path!r}")
-        if replay_cache is not None and not isinstance(replay_cache, ReplayCache):
-            raise TypeError("replay_cache must have `async add_once(key, ttl) -> bool`")
-        self.app = app
-        self._verifier = Verifier(
-            KeyRing(secret_key, client_secrets, secret_lookup, lookup_ttl=secret_lookup_ttl),
-            max_age,
-            clock,
-        )
-        self._max_body_size = max_body_size
-        self._watchdog = Watchdog(float(body_timeout)) if body_timeout is not None else None
-        self._static_keys = self._verifier.keys.is_static
-        self._excluded = excluded
-        self._replay_cache = replay_cache
-        self._replay_fail_open = bool(replay_fail_open)
+                raise ValueError(
+                    'exclude_paths entries are absolute paths starting with "/", e.g. "/health"'
+                    f" (one is {type_name(path)} that is not)"
+                )
         if on_failure is not None and not callable(on_failure):
             raise TypeError("on_failure must be a callable (scope, AuthException) -> None")
+        self.app = app
+        self._verifier = Verifier(
+            DestinyScheme(
+                secret_key=secret_key,
+                client_secrets=client_secrets,
+                secret_lookup=secret_lookup,
+                secret_lookup_ttl=secret_lookup_ttl,
+            ),
+            max_age=max_age,
+            body_time=self._watchdog.longest if self._watchdog is not None else None,
+            replay_cache=replay_cache,
+            replay_fail_open=replay_fail_open,
+            clock=clock,
+        )
         self._on_failure = on_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if (kind != "http" and kind != "websocket") or scope["path"] in self._excluded:
+        if kind != "http" and kind != "websocket":
+            if kind != "lifespan":
+                # Not something we know how to authenticate: never hand it over unchecked.
+                raise RuntimeError(f"HMACMiddleware refuses ASGI scope type {kind!r}")
             await self.app(scope, receive, send)
             return
-        headers = None
-        messages: list[Message] = []
+        if scope["path"] in self._excluded:
+            await self.app(scope, receive, send)
+            return
+        verifier = self._verifier
+        claim: Claim | None = None
+        body: list[bytes] = []
         try:
-            headers, content_length = scan_scope(scope)
-            if self._static_keys:  # no await: the common case stays cheap
-                verification = self._verifier.start_static(headers)
+            claim = verifier.claim(scope)
+            if verifier.is_static:  # no await: the common case stays cheap
+                check = verifier.begin_static(claim)
             else:
-                verification = await self._verifier.start(headers)
+                check = await verifier.begin(claim)
             if kind == "http":
                 limit = self._max_body_size
-                if content_length is not None and content_length > limit:
-                    raise Failure.body_too_large(limit)  # before reading a byte
-                # The body, fed into the HMAC as it arrives, the server's messages
-                # kept. Inline, not a helper coroutine: each hop costs ~0.3 us.
+                if _content_length(scope) > limit:
+                    raise failure("body_too_large", limit=limit)  # before reading a byte
+                # The body, fed into the MAC as it arrives. Inline, not a helper
+                # coroutine: each hop costs a fraction of a microsecond.
                 watchdog, task, reader = self._watchdog, None, receive
                 if watchdog is not None:
                     task = watchdog.arm()
                     if task is None:  # not asyncio (trio)
-                        reader = _in_time(receive, watchdog.seconds)
-                update = verification.update
+                        reader = receive_within(receive, watchdog.seconds)
+                update = check.update
                 size = 0
+                tail: bytearray | None = None  # small chunks, being joined
                 try:
                     while True:
                         message = await reader()
@@ -128,9 +143,18 @@ class HMACMiddleware:
                         if chunk:
                             size += len(chunk)
                             if size > limit:
-                                raise Failure.body_too_large(limit)
+                                raise failure("body_too_large", limit=limit)
                             update(chunk)
-                        messages.append(message)
+                            if tail is not None:
+                                tail += chunk
+                                if len(tail) >= _COALESCE:
+                                    body.append(bytes(tail))
+                                    tail = None
+                            elif body and len(body[-1]) < _COALESCE and len(chunk) < _COALESCE:
+                                tail = bytearray(body.pop())
+                                tail += chunk
+                            else:
+                                body.append(chunk)
                         if not message.get("more_body", False):
                             break
                 except asyncio.CancelledError:
@@ -142,28 +166,25 @@ class HMACMiddleware:
                         or (sys.version_info >= (3, 11) and task.uncancel())
                     ):
                         raise
-                    raise Failure.body_timeout(watchdog.seconds) from None
+                    raise failure("body_timeout", seconds=watchdog.seconds) from None
                 finally:
                     if watchdog is not None and task is not None:
                         watchdog.disarm(task)
-            verification.verify()
-            if self._replay_cache is not None:
-                await self._check_replay(headers)
+                if tail is not None:
+                    body.append(bytes(tail))
+            verifier.verify(claim, check)
+            if verifier.replay is not None:
+                await verifier.record(claim)
         except AuthException as exc:
-            await self._refuse(scope, send, exc, headers)
+            await self._refuse(scope, send, exc, claim)
             return
-        scope.setdefault("state", {})["hmac_client_id"] = headers.client_id
-        await self.app(scope, _replaying(messages, receive) if messages else receive, send)
+        verifier.scheme.accept(claim, scope.setdefault("state", {}))
+        await self.app(scope, _replaying(body, receive) if kind == "http" else receive, send)
 
     async def _refuse(
-        self,
-        scope: Scope,
-        send: Send,
-        exc: AuthException,
-        headers: HMACAuthorizationHeaders | None,
+        self, scope: Scope, send: Send, exc: AuthException, claim: Claim | None
     ) -> None:
         """Log the refusal, tell the ``on_failure`` hook, answer it."""
-        claimed = headers.client_id if headers is not None else None
         logger.info(
             "refused %s %s: %s (client %s)",
             scope.get("method", "WEBSOCKET"),
@@ -171,50 +192,41 @@ class HMACMiddleware:
             # uvicorn's access log does) so a %0A cannot forge a second log line.
             quote(scope["path"]),
             exc.code,
-            claimed or "-",
+            claim.key_id if claim is not None else "-",
         )
         if self._on_failure is not None:
             self._on_failure(scope, exc)
         await send_failure(scope, send, exc)
 
-    async def _check_replay(self, headers: HMACAuthorizationHeaders) -> None:
-        """Record a verified signature; its second use within the window is refused."""
-        assert self._replay_cache is not None  # noqa: S101 - checked by the caller
-        key = f"{headers.client_id}:{headers.signature}"
-        ttl = max(self._verifier.window_left(headers.timestamp), 0.001)
-        try:
-            first_use = await self._replay_cache.add_once(key, ttl)
-        except ReplayCacheUnavailable as exc:
-            if not self._replay_fail_open:
-                logger.error("replay cache unavailable, refusing requests (fail closed): %s", exc)
-                raise Failure.unavailable("replay cache") from exc
-            logger.error("replay cache unavailable, NOT checking replays (fail open): %s", exc)
-            return
-        if not first_use:
-            raise Failure.replayed()
+
+def _content_length(scope: Scope) -> int:
+    """The declared ``Content-Length`` (the largest, if repeated), or -1 when there is none
+    that is a number (the server frames the body then, and the limit applies as it comes)."""
+    declared = -1
+    for name, value in scope["headers"]:
+        if name == b"content-length" and value.isdigit():
+            # int() refuses more than 4300 digits (ValueError: a 500). A number
+            # that long is over any limit: cap it rather than convert it.
+            digits = value.lstrip(b"0")
+            declared = max(declared, int(digits or b"0") if len(digits) <= 18 else 10**18)
+    return declared
 
 
-def _in_time(receive: Receive, seconds: float) -> Receive:
-    """``receive`` under a deadline, for event loops the watchdog cannot watch (trio).
-
-    anyio's portable cancel scope costs ~10 us a request, hence asyncio's watchdog.
-    """
-    deadline = anyio.current_time() + seconds
-
-    async def receive_in_time() -> Message:
-        with anyio.CancelScope(deadline=deadline):
-            return await receive()
-        raise Failure.body_timeout(seconds)  # only reached when the deadline cancelled it
-
-    return receive_in_time
-
-
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that hands out the buffered messages once, then the server's."""
-    pending = iter(messages)
+def _replaying(body: list[bytes], receive: Receive) -> Receive:
+    """A ``receive`` that hands out the buffered body once, then is the server's."""
+    last = len(body) - 1
+    index = 0
 
     async def replay_receive() -> Message:
-        message = next(pending, None)
-        return message if message is not None else await receive()
+        nonlocal index
+        if index > last:
+            if index == 0:  # no body at all: still one (empty) message
+                index = 1
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return await receive()
+        chunk = body[index]
+        body[index] = b""  # handed over: the app holds it now
+        index += 1
+        return {"type": "http.request", "body": chunk, "more_body": index <= last}
 
     return replay_receive

@@ -1,4 +1,10 @@
-"""Replay caches: a verified signature may be used once within its freshness window."""
+"""Replay caches: a verified signature is accepted once, by every server that shares the cache.
+
+The middleware asks the cache once per verified request, with a key that names
+the signature and a lifetime long enough to outlast every server's window for
+it (see ``HMACMiddleware``). This module holds the protocol and the in-process
+cache; :mod:`._replay_redis` the one shared through Redis.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["MemoryReplayCache", "RedisReplayCache", "ReplayCache", "ReplayCacheUnavailable"]
+from ._checks import number
+
+__all__ = ["MemoryReplayCache", "ReplayCache", "ReplayCacheUnavailable"]
 
 
 @runtime_checkable
@@ -29,14 +37,12 @@ class ReplayCacheUnavailable(Exception):
     """The replay cache's store could not answer in time (e.g. Redis is down)."""
 
 
-def check_ttl(ttl: float) -> None:
-    """Raises: ValueError: ``ttl`` is not a finite number of seconds > 0."""
-    if not (math.isfinite(ttl) and ttl > 0):
-        raise ValueError(f"ttl must be a finite number of seconds > 0, not {ttl!r}")
-
-
 class MemoryReplayCache:
     """In-process replay cache: bounded, O(1) amortised per request.
+
+    Entries expire on the wall clock, the clock freshness is judged by (give the
+    cache the same ``clock`` as the middleware): a wall clock stepping back
+    keeps an entry longer, never shorter, than the window it guards.
 
     Each key is kept until ``max(now + ttl, latest expiry so far)``: at least as
     long as asked, sometimes a little longer, and in exactly the order it was
@@ -49,33 +55,27 @@ class MemoryReplayCache:
     Limits: it covers **one process**. With several workers or machines, each
     has its own memory and a request replayed to another worker passes; use
     :class:`RedisReplayCache` there. Under a flood of more than ``max_entries``
-    distinct valid requests per window, eviction forgets signatures before their
-    window ends, re-opening a replay window for them; size ``max_entries`` to
-    your peak requests per ``max_age``.
+    distinct valid requests per entry lifetime, eviction forgets signatures
+    early, re-opening a replay window for them; size ``max_entries`` to your
+    peak requests per ``2 * max_age + body_timeout``.
 
     Parameters:
         max_entries: how many signatures to remember at most (about 200 bytes
             each).
-        clock: monotonic seconds; injectable for tests.
+        clock: seconds since the epoch (``time.time``); injectable for tests.
 
     Raises:
         TypeError: ``max_entries`` is not an int, or ``clock`` is not callable.
         ValueError: ``max_entries`` < 1.
     """
 
-    __slots__ = ("_clock", "_entries", "_last_expiry", "_max_entries")
+    __slots__ = ("_entries", "_last_expiry", "_max_entries", "clock")
 
-    def __init__(
-        self, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if isinstance(max_entries, bool) or not isinstance(max_entries, int):
-            raise TypeError(f"max_entries must be an int, not {type(max_entries).__name__}")
-        if max_entries < 1:
-            raise ValueError(f"max_entries must be >= 1, not {max_entries}")
+    def __init__(self, max_entries: int = 100_000, clock: Callable[[], float] = time.time) -> None:
+        self._max_entries = number("max_entries", max_entries, integer=True, minimum=1)
         if not callable(clock):
-            raise TypeError("clock must be a callable returning monotonic seconds")
-        self._max_entries = max_entries
-        self._clock = clock
+            raise TypeError("clock must be a callable returning seconds since the epoch")
+        self.clock = clock
         # A plain dict would do for the ordering, but popping its first item is
         # O(deleted slots) until the next resize; OrderedDict pops it in O(1).
         self._entries: OrderedDict[str, float] = OrderedDict()
@@ -90,8 +90,9 @@ class MemoryReplayCache:
         Raises:
             ValueError: ``ttl`` is not a finite number > 0.
         """
-        check_ttl(ttl)
-        now = self._clock()
+        if not 0.0 < ttl < math.inf:  # NaN too
+            number("ttl", ttl)  # raises, saying why
+        now = self.clock()
         entries = self._entries
         while entries:
             first, expiry = next(iter(entries.items()))
@@ -105,7 +106,3 @@ class MemoryReplayCache:
         self._last_expiry = max(now + ttl, self._last_expiry)
         entries[key] = self._last_expiry
         return True
-
-
-# At the bottom: _replay_redis imports ReplayCacheUnavailable from this module.
-from ._replay_redis import RedisReplayCache  # noqa: E402

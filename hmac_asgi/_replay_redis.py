@@ -10,7 +10,8 @@ import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 
-from ._replay import ReplayCacheUnavailable, check_ttl
+from ._checks import number, type_name
+from ._replay import ReplayCacheUnavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -59,15 +60,11 @@ class RedisReplayCache:
         self, client: Redis, *, prefix: str = "hmac_asgi:replay:", timeout: float = 0.5
     ) -> None:
         if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise ValueError(f"timeout must be a finite number of seconds > 0, not {timeout!r}")
+            raise TypeError(f"prefix must be a str, not {type_name(prefix)}")
+        self._timeout = number("timeout", timeout)
         self._errors = _store_errors()
         self._client = client
         self._prefix = prefix
-        self._timeout = float(timeout)
 
     @classmethod
     def from_url(
@@ -107,7 +104,8 @@ class RedisReplayCache:
             ReplayCacheUnavailable: Redis failed or did not answer within ``timeout``.
             ValueError: ``ttl`` is not a finite number > 0.
         """
-        check_ttl(ttl)
+        if not 0.0 < ttl < math.inf:  # NaN too
+            number("ttl", ttl)  # raises, saying why
         ttl_ms = max(1, math.ceil(ttl * 1000))
         command = self._client.set(self._prefix + key, b"1", nx=True, px=ttl_ms)
         try:

@@ -1,95 +1,149 @@
-"""The verifier both front ends share: freshness, keys, HMAC over the body, compare.
+"""What decides, shared by the middleware and the ``HMACAuth`` dependency.
 
-The middleware and the ``HMACAuth`` dependency differ only in how they get the
-headers and the body; everything that decides goes through here.
+headers → freshness → key → (body, fed by the caller) → compare → replay. The
+front ends differ only in how they get the headers and the body; a wire format
+is a :class:`~hmac_asgi.schemes.Scheme` and is only reached through it.
+
+The replay guarantee: a signature accepted once is refused by every server
+sharing the cache for as long as any of them could still accept it. A server
+accepts a request whose timestamp was within ``max_age`` of its clock when the
+headers arrived and whose body then arrived within ``body_timeout``
+(without a body deadline, the timestamp must still be fresh once the body is
+in). Allowing server clocks to differ by up to ``max_age``, the last moment
+any server can accept it is, on this server's clock, ``created + max_age +
+body time + max_age``: the replay entry lives until then.
 """
 
 from __future__ import annotations
 
-import hmac
-import math
+import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
-from ._errors import Failure
-from ._headers import HMACAuthorizationHeaders
-from ._keys import KeyRing
-from ._signing import Mac, finish_signature, signed_suffix
+from starlette.types import Scope
 
-__all__ = ["Clock", "Verification", "Verifier"]
+from ._checks import number
+from ._errors import failure
+from ._replay import ReplayCache, ReplayCacheUnavailable
+from .schemes import BodyCheck, Claim, Scheme
+
+__all__ = ["Clock", "Verifier"]
 
 Clock = Callable[[], float]
 
-
-class Verification:
-    """One request in flight: feed it the body chunk by chunk, then :meth:`verify`."""
-
-    __slots__ = ("_known", "_macs", "headers")
-
-    def __init__(self, headers: HMACAuthorizationHeaders, macs: list[Mac], known: bool):
-        self.headers = headers
-        self._macs = macs
-        self._known = known
-
-    def update(self, chunk: bytes) -> None:
-        """Feed the next piece of the body into every candidate key's HMAC."""
-        for mac in self._macs:
-            mac.update(chunk)
-
-    def verify(self) -> None:
-        """Raises: AuthException: 401 ``Signature is invalid.`` (also for an unknown client)."""
-        headers = self.headers
-        suffix = signed_suffix(headers.client_id, headers.timestamp)
-        matched = False
-        for mac in self._macs:
-            # compare_digest decides, in constant time; every candidate is computed.
-            matched |= hmac.compare_digest(finish_signature(mac, suffix), headers.signature)
-        if not (matched and self._known):
-            raise Failure.invalid_signature()
+logger = logging.getLogger("hmac_asgi")
 
 
 class Verifier:
-    """Configuration validated once; :meth:`start` begins verifying one request."""
+    """One scheme's verification, configured once; the methods are the pipeline's steps.
 
-    __slots__ = ("_clock", "keys", "max_age")
+    Parameters:
+        scheme: the wire format and its keys.
+        max_age: seconds a timestamp stays valid, in the past and the future.
+        body_time: the longest a body read may take after the headers were
+            checked (``None``: unbounded, so freshness is checked again after it).
+        replay_cache: where verified signatures are recorded, if anywhere.
+        replay_fail_open: when the cache cannot answer, let the request through
+            (logged) instead of answering 503.
+        clock: seconds since the epoch.
+    """
 
-    def __init__(self, keys: KeyRing, max_age: float = 300.0, clock: Clock = time.time) -> None:
-        if isinstance(max_age, bool) or not isinstance(max_age, (int, float)):
-            raise TypeError(f"max_age must be a number of seconds, not {type(max_age).__name__}")
-        if not (math.isfinite(max_age) and max_age > 0):
-            raise ValueError(f"max_age must be a finite number of seconds > 0, not {max_age!r}")
+    __slots__ = (
+        "_body_time",
+        "_clock",
+        "_fail_open",
+        "_lifetime",
+        "is_static",
+        "max_age",
+        "replay",
+        "scheme",
+    )
+
+    def __init__(
+        self,
+        scheme: Scheme[Any],
+        *,
+        max_age: float = 300.0,
+        body_time: float | None = None,
+        replay_cache: ReplayCache | None = None,
+        replay_fail_open: bool = False,
+        clock: Clock = time.time,
+    ) -> None:
+        self.max_age = number("max_age", max_age)
         if not callable(clock):
             raise TypeError("clock must be a callable returning seconds since the epoch")
-        self.keys = keys
-        self.max_age = float(max_age)
+        if replay_cache is not None and not isinstance(replay_cache, ReplayCache):
+            raise TypeError("replay_cache must have `async add_once(key, ttl) -> bool`")
+        self.scheme = scheme
+        self.is_static = scheme.keys.is_static
         self._clock = clock
+        self._body_time = body_time
+        self.replay = replay_cache
+        self._fail_open = bool(replay_fail_open)
+        # created + _lifetime: the last moment any server could still accept it.
+        self._lifetime = 2 * self.max_age + (body_time or 0.0)
 
-    def check_fresh(self, timestamp: float) -> None:
-        """Refuse a timestamp more than ``max_age`` in the past or the future.
+    def claim(self, scope: Scope) -> Claim:
+        """headers → freshness: the request's claim, if it is fresh.
 
         Raises:
-            AuthException: 401 ``Token is expired.`` or a future-timestamp refusal.
+            AuthException: 401, headers missing or malformed, expired or too far ahead.
         """
-        age = self._clock() - timestamp
-        if age > self.max_age:
-            raise Failure.expired()
+        claim: Claim = self.scheme.parse(scope)
+        now = self._clock()
+        age = now - claim.created  # check_fresh, inline: it runs on every request
+        if age > self.max_age or (claim.expires is not None and now > claim.expires):
+            raise failure("expired")
         if -age > self.max_age:
-            raise Failure.future_timestamp()
+            raise failure("future_timestamp")
+        return claim
 
-    def window_left(self, timestamp: float) -> float:
-        """Seconds until a request with this timestamp expires (how long to remember it)."""
-        return timestamp + self.max_age - self._clock()
+    def check_fresh(self, claim: Claim) -> None:
+        """Raises: AuthException: 401 ``Token is expired.`` or a future-timestamp refusal."""
+        now = self._clock()
+        age = now - claim.created
+        if age > self.max_age or (claim.expires is not None and now > claim.expires):
+            raise failure("expired")
+        if -age > self.max_age:
+            raise failure("future_timestamp")
 
-    def start_static(self, headers: HMACAuthorizationHeaders) -> Verification:
-        """:meth:`start` without an ``await``, for keys known in memory (``keys.is_static``)."""
-        self.check_fresh(headers.timestamp)
-        prototypes, known = self.keys.static_macs(headers.client_id)
-        return Verification(headers, [mac.copy() for mac in prototypes], known)
+    def begin_static(self, claim: Claim) -> BodyCheck:
+        """key: the verification to feed the body into, for keys held in memory."""
+        keys, known = self.scheme.keys.static_keys(claim.key_id)
+        return self.scheme.begin(claim, keys, known)
 
-    async def start(self, headers: HMACAuthorizationHeaders) -> Verification:
-        """Check freshness and resolve the client's keys: headers → freshness → key."""
-        if self.keys.is_static:
-            return self.start_static(headers)
-        self.check_fresh(headers.timestamp)
-        prototypes, known = await self.keys.macs(headers.client_id)
-        return Verification(headers, [mac.copy() for mac in prototypes], known)
+    async def begin(self, claim: Claim) -> BodyCheck:
+        """key: like :meth:`begin_static`, awaiting the key lookup when there is one."""
+        keys, known = await self.scheme.keys.keys(claim.key_id)
+        return self.scheme.begin(claim, keys, known)
+
+    def verify(self, claim: Claim, check: BodyCheck) -> None:
+        """compare, once the whole body has been fed in (then :meth:`record`, if :attr:`replay`).
+
+        Raises:
+            AuthException: 401 bad signature, or expired by now (no body deadline).
+        """
+        check.verify()
+        if self._body_time is None:
+            self.check_fresh(claim)  # the body took unbounded time: still fresh?
+
+    async def record(self, claim: Claim) -> None:
+        """replay: record a verified signature; a second use is refused while any server
+        could still accept it.
+
+        Raises:
+            AuthException: 401 replayed; 503 replay cache down (fail closed).
+        """
+        assert self.replay is not None  # noqa: S101 - only called when there is one
+        ttl = max(claim.created + self._lifetime - self._clock(), 0.001)
+        try:
+            first_use = await self.replay.add_once(self.scheme.replay_key(claim), ttl)
+        except ReplayCacheUnavailable as exc:
+            if not self._fail_open:
+                logger.error("replay cache unavailable, refusing requests (fail closed): %s", exc)
+                raise failure("unavailable", what="replay cache") from exc
+            logger.error("replay cache unavailable, NOT checking replays (fail open): %s", exc)
+            return
+        if not first_use:
+            raise failure("replayed")

@@ -180,7 +180,7 @@ BAD_ARGS: list[tuple[list[str], int, str]] = [
     ([*SIGN[:4], "6234ddc9-6b49-1e45-9c0f-e91d2c381222"], 2, "version 4 or 7"),
     ([*SIGN, "--timestamp", "nan"], 2, "--timestamp"),
     ([*SIGN, "--timestamp", "1e9"], 2, "--timestamp"),
-    ([*SIGN, "--data", "@/no/such/file"], 1, "cannot read '/no/such/file'"),
+    ([*SIGN, "--data", "@/no/such/file"], 1, "cannot read the --data file"),  # path not echoed
 ]
 
 

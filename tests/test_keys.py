@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import math
 import uuid
@@ -137,27 +138,27 @@ async def test_without_ttl_every_request_asks_the_store() -> None:
 async def test_lookup_cache_expires_after_ttl() -> None:
     now = [0.0]
     store = Store({CLIENT_ID: SECRET})
-    ring = KeyRing(secret_lookup=store, lookup_ttl=10, clock=lambda: now[0])
-    await ring.macs(CLIENT_ID)
+    ring = KeyRing(lookup=store, lookup_ttl=10, clock=lambda: now[0])
+    await ring.keys(CLIENT_ID)
     now[0] = 9.99
-    await ring.macs(CLIENT_ID)
+    await ring.keys(CLIENT_ID)
     assert len(store.calls) == 1
     store.table[CLIENT_ID] = None  # revoked in the store
     now[0] = 10.0
-    assert (await ring.macs(CLIENT_ID))[1] is False
+    assert (await ring.keys(CLIENT_ID))[1] is False
     assert len(store.calls) == 2
 
 
 @pytest.mark.anyio
 async def test_lookup_cache_is_bounded() -> None:
     store = Store({})
-    ring = KeyRing(secret_lookup=store, lookup_ttl=60, clock=lambda: 0.0)
+    ring = KeyRing(lookup=store, lookup_ttl=60, clock=lambda: 0.0)
     ids = [uuid.UUID(int=i, version=4) for i in range(10_001)]
     for client_id in ids:
-        await ring.macs(client_id)
-    await ring.macs(ids[-1])
+        await ring.keys(client_id)
+    await ring.keys(ids[-1])
     assert len(store.calls) == 10_001  # the newest is still cached
-    await ring.macs(ids[0])
+    await ring.keys(ids[0])
     assert len(store.calls) == 10_002  # the oldest was evicted
 
 
@@ -210,11 +211,25 @@ async def _raw_call(app: HMACMiddleware, headers: dict[str, str]) -> list[Messag
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("answer", [[b"bytes-secret"], 5, [SECRET, 7]])
-async def test_lookup_returning_non_str_is_a_bug_that_propagates(answer: Any) -> None:
+@pytest.mark.parametrize("answer", [5, [SECRET, 7], {"secret": SECRET}, {SECRET}])
+async def test_lookup_answering_nonsense_is_a_logged_503(
+    answer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store answering the wrong type is the store's fault: 503 and an ERROR, never a 500."""
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
-    with pytest.raises(TypeError):
-        await _raw_call(app, signed_headers())
+    sent = await _raw_call(app, signed_headers())
+    assert sent[0]["status"] == 503
+    assert json.loads(sent[1]["body"])["code"] == "unavailable"
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "secret lookup" in record.getMessage()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("answer", [SECRET.encode(), [SECRET.encode()], [b"old-key", SECRET]])
+async def test_lookup_may_answer_bytes(answer: Any) -> None:
+    """Raw key bytes from a store (a vault) are a key, as str secrets are UTF-8 bytes."""
+    app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
+    assert (await _raw_call(app, signed_headers()))[0]["status"] == 200
 
 
 @pytest.mark.anyio
@@ -244,7 +259,7 @@ async def test_raw_call_answers_normally() -> None:
             "UUIDv4",
         ),
         ({"client_secrets": [(CLIENT_ID, SECRET)]}, TypeError, "mapping"),
-        ({"secret_key": b"bytes-secret-0123456789abcdef-0123456789"}, TypeError, "str"),
+        ({"secret_key": {"bytes-secret-0123456789abcdef-0123456789"}}, TypeError, "str"),
         ({"secret_lookup": "not callable"}, TypeError, "async callable"),
         ({"secret_lookup": Store({}), "secret_lookup_ttl": -1}, ValueError, "lookup_ttl"),
         ({"secret_lookup": Store({}), "secret_lookup_ttl": math.inf}, ValueError, "lookup_ttl"),

@@ -436,7 +436,6 @@ def test_the_header_scan_agrees_with_the_wire_format(
     auth: bytes | None, cid: bytes | None, ts: bytes | None
 ) -> None:
     from hmac_asgi import AuthException, HMACAuthorizationHeaders
-    from hmac_asgi._headers import scan_scope
 
     raw = [(b"host", b"x")]
     raw += [
@@ -444,7 +443,7 @@ def test_the_header_scan_agrees_with_the_wire_format(
     ]
     want = _reference_scan(auth, cid, ts)
     try:
-        headers, _ = scan_scope({"headers": raw})
+        headers = HMACAuthorizationHeaders.from_scope({"headers": raw})
     except AuthException as exc:
         assert exc.code == want
         return

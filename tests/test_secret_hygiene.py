@@ -30,9 +30,10 @@ from hmac_asgi import (
     MemoryReplayCache,
     WeakSecretWarning,
 )
-from hmac_asgi._errors import Failure
+from hmac_asgi._errors import CATALOGUE, failure
 from hmac_asgi._keys import KeyRing
 from hmac_asgi._verify import Verifier
+from hmac_asgi.schemes.destiny import DestinyScheme
 
 NOW = 1_800_000_000.5
 SECOND = "second-client-secret-0123456789abcdef-01234"
@@ -136,7 +137,7 @@ def test_middleware_repr_str_and_state_hold_no_secret(make: Callable[[], HMACMid
     mw = make()
     assert not leaked(repr(mw) + str(mw) + repr(vars(mw)))
     assert_secret_not_held(mw)
-    assert_secret_not_held(mw._verifier.keys)
+    assert_secret_not_held(mw._verifier.scheme.keys)
 
 
 @pytest.mark.parametrize("secret", [SECRET, SECRET.encode(), UNICODE, UNICODE.encode()])
@@ -151,9 +152,10 @@ def test_signing_auth_and_transport_hold_no_secret(secret: str | bytes) -> None:
 
 
 def test_keyring_verifier_dependency_and_replay_cache_hold_no_secret() -> None:
-    ring = KeyRing(client_secrets={CLIENT_ID: [SECRET, SECOND]})
+    ring = KeyRing(table={CLIENT_ID: [SECRET, SECOND]})
+    scheme = DestinyScheme(client_secrets={CLIENT_ID: [SECRET, SECOND]})
     dependency = HMACAuth(SECRET)
-    for obj in (ring, Verifier(ring), dependency):
+    for obj in (ring, scheme, Verifier(scheme), dependency):
         assert not leaked(repr(obj) + str(obj))
         assert_secret_not_held(obj)
 
@@ -188,18 +190,13 @@ def test_the_state_walk_would_find_a_held_secret() -> None:
 
 
 def every_failure() -> list[AuthException]:
-    factories = [
-        getattr(Failure, name)
-        for name in dir(Failure)
-        if not name.startswith("_") and callable(getattr(Failure, name))
-    ]
-    args: dict[str, tuple[Any, ...]] = {
-        "duplicate_header": ("Authorization",),
-        "body_too_large": (1024,),
-        "body_timeout": (30.0,),
-        "unavailable": ("key lookup",),
+    fields: dict[str, dict[str, Any]] = {
+        "duplicate_header": {"name": "Authorization"},
+        "body_too_large": {"limit": 1024},
+        "body_timeout": {"seconds": 30.0},
+        "unavailable": {"what": "key lookup"},
     }
-    return [factory(*args.get(factory.__name__, ())) for factory in factories]
+    return [failure(code, **fields.get(code, {})) for code in CATALOGUE]
 
 
 def test_every_failure_text_and_body_are_free_of_secrets() -> None:
@@ -268,7 +265,7 @@ BAD_CONSTRUCTIONS: dict[str, Callable[[], object]] = {
     "client-secrets-reversed-hex": lambda: HMACMiddleware(
         echo_app, client_secrets={SECRET.encode()[:16].hex(): str(CLIENT_ID)}
     ),
-    "secret-as-bytes": lambda: HMACMiddleware(echo_app, secret_key=SECRET.encode()),
+    "secret-in-a-set": lambda: HMACMiddleware(echo_app, secret_key={SECRET}),  # type: ignore[arg-type]
     "secret-list-with-a-number": lambda: HMACMiddleware(echo_app, secret_key=[SECRET, 7]),
     "secret-list-with-an-empty-one": lambda: HMACMiddleware(
         echo_app, client_secrets={CLIENT_ID: [SECRET, ""]}
@@ -277,7 +274,7 @@ BAD_CONSTRUCTIONS: dict[str, Callable[[], object]] = {
         echo_app, secret_key=SECRET, client_secrets={CLIENT_ID: SECRET}
     ),
     "secret-as-lookup": lambda: HMACMiddleware(echo_app, secret_lookup=SECRET),  # type: ignore[arg-type]
-    "dependency-secret-as-bytes": lambda: HMACAuth(SECRET.encode()),  # type: ignore[arg-type]
+    "dependency-secret-in-a-set": lambda: HMACAuth({SECRET}),  # type: ignore[arg-type]
 }
 
 

@@ -2,8 +2,8 @@
 
 Timing cannot be measured reliably on a shared CI machine, so these tests count
 the work instead: how many HMACs are finished, how many body bytes are fed into
-them, and which comparison decides. Spies replace the names ``hmac_asgi._verify``
-looked up (``finish_signature``, its ``hmac`` module reference, ``Verification.update``)
+them, and which comparison decides. Spies replace what the destiny scheme module
+looks up (its ``hmac`` module reference, ``_Check.update``) and ``MacKey.finish``
 through ``monkeypatch``, which restores them; the global ``hmac`` module is untouched.
 """
 
@@ -20,8 +20,9 @@ import pytest
 from _asgi import Outcome, chunks, drive, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET, signed_headers
 
-import hmac_asgi._verify as verify_module
+import hmac_asgi.schemes.destiny as destiny_module
 from hmac_asgi import HMACMiddleware
+from hmac_asgi._mac import MacKey, Running
 
 NOW = 1_800_000_000.5
 ROTATED = "rotated-secret-for-timing-0123456789abcdef"
@@ -52,7 +53,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 class Work:
     """What verifying one request cost."""
 
-    finished: int = 0  # HMACs completed (finish_signature calls)
+    finished: int = 0  # HMACs completed (MacKey.finish calls)
     body_bytes_hashed: int = 0  # body bytes fed, summed over every candidate MAC
     compares: list[tuple[int, int]] = field(default_factory=list)  # argument lengths
 
@@ -61,24 +62,24 @@ class Work:
 def work(monkeypatch: pytest.MonkeyPatch) -> Work:
     """Count the HMAC work of each request through spies that call the real code."""
     counted = Work()
-    real_finish = verify_module.finish_signature
-    real_update = verify_module.Verification.update
+    real_finish = MacKey.finish
+    real_update = destiny_module._Check.update
 
-    def finish(mac: hmac.HMAC, suffix: bytes) -> str:
+    def finish(self: MacKey, running: Running) -> bytes:
         counted.finished += 1
-        return real_finish(mac, suffix)
+        return real_finish(self, running)
 
-    def update(self: verify_module.Verification, chunk: bytes) -> None:
-        counted.body_bytes_hashed += len(chunk) * len(self._macs)
+    def update(self: destiny_module._Check, chunk: bytes) -> None:
+        counted.body_bytes_hashed += len(chunk) * len(self._running)
         real_update(self, chunk)
 
-    def compare(a: str, b: str) -> bool:
+    def compare(a: bytes, b: bytes) -> bool:
         counted.compares.append((len(a), len(b)))
         return hmac.compare_digest(a, b)
 
-    monkeypatch.setattr(verify_module, "finish_signature", finish)
-    monkeypatch.setattr(verify_module.Verification, "update", update)
-    monkeypatch.setattr(verify_module, "hmac", types.SimpleNamespace(compare_digest=compare))
+    monkeypatch.setattr(MacKey, "finish", finish)
+    monkeypatch.setattr(destiny_module._Check, "update", update)
+    monkeypatch.setattr(destiny_module, "hmac", types.SimpleNamespace(compare_digest=compare))
     return counted
 
 
@@ -101,8 +102,9 @@ async def cost(
     """(status, HMACs finished, body bytes hashed, compares) for one request."""
     outcome = Outcome()
     mw = HMACMiddleware(recording_app(outcome), clock=lambda: NOW, **config)
+    headers = headers_for(client_id, valid=valid)  # signing finishes a MAC too: not counted
     before = (work.finished, work.body_bytes_hashed, len(work.compares))
-    await run(mw, headers_for(client_id, valid=valid), outcome)
+    await run(mw, headers, outcome)
     return (
         outcome.status,
         work.finished - before[0],
@@ -165,12 +167,12 @@ async def test_compare_digest_is_called_for_every_request(
 ) -> None:
     config = CONFIGS["client_secrets"]
     assert (await cost(config, work, client_id, valid=valid))[0] == status
-    # One constant-time comparison of two 64-character hex digests, whatever the outcome.
-    assert work.compares == [(64, 64)]
+    # One constant-time comparison of two 32-byte digests, whatever the outcome.
+    assert work.compares == [(32, 32)]
 
 
-def always(answer: bool) -> Callable[[str, str], bool]:
-    def compare_digest(a: str, b: str) -> bool:
+def always(answer: bool) -> Callable[[bytes, bytes], bool]:
+    def compare_digest(a: bytes, b: bytes) -> bool:
         return answer
 
     return compare_digest
@@ -185,7 +187,7 @@ async def test_compare_digest_decides_and_the_known_flag_backs_it_up(
 
     # A comparison that always says "equal" lets a bad signature of a known client in:
     # so it is compare_digest, not some other check, that decides.
-    monkeypatch.setattr(verify_module, "hmac", types.SimpleNamespace(compare_digest=always(True)))
+    monkeypatch.setattr(destiny_module, "hmac", types.SimpleNamespace(compare_digest=always(True)))
     await run(mw, headers_for(CLIENT_ID, valid=False), outcome)
     assert outcome.status == 200 and outcome.app_calls == 1 and outcome.app_body == BODY
 
@@ -196,7 +198,7 @@ async def test_compare_digest_decides_and_the_known_flag_backs_it_up(
     assert outcome.app_calls == 1
 
     # A comparison that always says "different" refuses even a good signature.
-    monkeypatch.setattr(verify_module, "hmac", types.SimpleNamespace(compare_digest=always(False)))
+    monkeypatch.setattr(destiny_module, "hmac", types.SimpleNamespace(compare_digest=always(False)))
     await run(mw, headers_for(CLIENT_ID, valid=True), outcome)
     assert outcome.status == 401 and outcome.app_calls == 1
 
@@ -212,7 +214,7 @@ REAL_COMPARE_DIGEST = hmac.compare_digest
 
 
 def test_the_spies_patch_only_hmac_asgi(work: Work) -> None:
-    # The fixture replaced the module reference inside hmac_asgi._verify, not hmac itself.
-    assert verify_module.hmac is not hmac
-    assert verify_module.hmac.compare_digest is not REAL_COMPARE_DIGEST
+    # The fixture replaced the module reference inside the scheme module, not hmac itself.
+    assert destiny_module.hmac is not hmac
+    assert destiny_module.hmac.compare_digest is not REAL_COMPARE_DIGEST
     assert hmac.compare_digest is REAL_COMPARE_DIGEST
