@@ -1,6 +1,8 @@
 """HMAC-SHA256 request authentication for ASGI apps and httpx clients.
 
-Wire-compatible with the DESTINY repository SDK (``destiny_sdk.auth``).
+Three wire formats through one middleware and one client: the DESTINY repository
+SDK's (``destiny_sdk.auth``, byte for byte), RFC 9421 HTTP Message Signatures with
+``hmac-sha256`` and an RFC 9530 ``Content-Digest``, and Standard Webhooks.
 """
 
 from ._client import HMACSigningAuth, HMACSigningTransport
@@ -9,7 +11,10 @@ from ._errors import AuthException, WeakSecretWarning
 from ._middleware import HMACMiddleware
 from ._replay import MemoryReplayCache, ReplayCache, ReplayCacheUnavailable
 from ._replay_redis import RedisReplayCache
+from .schemes import Verified
 from .schemes.destiny import DestinyScheme, HMACAuthorizationHeaders, create_signature
+from .schemes.rfc9421 import MessageSignatureScheme
+from .schemes.webhooks import StandardWebhookScheme
 
 __version__ = "0.1.0"
 
@@ -24,9 +29,12 @@ __all__ = [
     "HMACSigningAuth",
     "HMACSigningTransport",
     "MemoryReplayCache",
+    "MessageSignatureScheme",
     "RedisReplayCache",
     "ReplayCache",
     "ReplayCacheUnavailable",
+    "StandardWebhookScheme",
+    "Verified",
     "WeakSecretWarning",
     "create_signature",
 ]

@@ -2,6 +2,8 @@
 
     hmac-asgi sign --secret-env VAR --client-id ID [--data @file|-|text]
                    [--timestamp TS] [--method M] [--curl URL]
+    hmac-asgi sign --scheme rfc9421 --secret-env VAR --key-id KEYID --url URL [...]
+    hmac-asgi sign --scheme standard-webhooks --secret-env VAR [...]
     hmac-asgi keygen
 
 The secret is read from the named environment variable only: a secret on the
@@ -24,7 +26,8 @@ from typing import NoReturn
 
 import httpx
 
-from .schemes.destiny import DestinySigner, is_timestamp
+from ._client import SCHEMES, signer_for
+from .schemes.destiny import is_timestamp
 
 __all__ = ["main"]
 
@@ -50,14 +53,20 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="hmac-asgi", description="HMAC-SHA256 request signing (destiny-sdk compatible)."
+        prog="hmac-asgi",
+        description="HMAC-SHA256 request signing: destiny-sdk, RFC 9421, Standard Webhooks.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sign = commands.add_parser("sign", help="print the signature headers for a request body")
     sign.add_argument(
         "--secret-env", required=True, metavar="VAR", help="environment variable holding the secret"
     )
-    sign.add_argument("--client-id", required=True, metavar="ID", help="client UUID (v4 or v7)")
+    sign.add_argument(
+        "--scheme", choices=SCHEMES, default="destiny", help="the wire format (default: destiny)"
+    )
+    sign.add_argument("--client-id", metavar="ID", help="client UUID (v4 or v7), for destiny")
+    sign.add_argument("--key-id", metavar="KEYID", help="the keyid, for rfc9421")
+    sign.add_argument("--url", metavar="URL", help="the request URL, signed by rfc9421")
     sign.add_argument(
         "--data",
         default="",
@@ -114,25 +123,25 @@ def _sign(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     # The same rule the middleware applies to X-Request-Timestamp.
     if args.timestamp is not None and not is_timestamp(args.timestamp):
         parser.error("--timestamp must be a plain decimal like 1732838400.5")
+    if args.scheme == "destiny" and args.client_id is None:
+        parser.error("the destiny scheme needs --client-id")
+    if args.scheme == "rfc9421" and (args.key_id is None or (args.url or args.curl) is None):
+        parser.error("the rfc9421 scheme needs --key-id and --url (or --curl): both are signed")
     try:
-        signer = DestinySigner(secret, args.client_id)
-    except ValueError as exc:
-        parser.error(f"--client-id: {exc}")
+        signer = signer_for(args.scheme, secret, args.client_id, args.key_id)
+    except (TypeError, ValueError) as exc:
+        parser.error(f"--client-id: {exc}" if args.scheme == "destiny" else str(exc))
     body, path = _body(args.data)
+    method = (args.method or ("POST" if body or path else "GET")).upper()
     try:
-        request = httpx.Request(
-            args.method or "POST", args.curl or "http://localhost/", content=body
-        )
+        request = httpx.Request(method, args.url or args.curl or "http://localhost/", content=body)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise _Failure(
-            "--curl is not a URL httpx can send to (or --method is not a method)"
-        ) from exc
+        raise _Failure("--url/--curl is not a URL httpx can send to, or --method a method") from exc
     headers = signer.headers(request, time.time() if args.timestamp is None else args.timestamp)
     if args.curl is None:
         print("\n".join(f"{name}: {value}" for name, value in headers.items()))
     else:
-        method = args.method or ("POST" if body or path else "GET")
-        print(_curl(args.curl, method.upper(), headers, body, path))
+        print(_curl(args.curl, method, headers, body, path))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from ._errors import CATALOGUE, Code
-from .schemes import Signer, destiny
+from .schemes import Signer, destiny, rfc9421, webhooks
 
 __all__ = ["HMACSigningAuth", "HMACSigningTransport"]
 
@@ -31,10 +31,52 @@ Clock = Callable[[], float]
 Origin = tuple[str, str, int]
 
 # Every scheme's signing headers: a hop that is not signed carries none of them.
-_SIGNING_HEADERS = destiny.HEADERS
+_SIGNING_HEADERS = destiny.HEADERS + rfc9421.HEADERS + webhooks.HEADERS
+SCHEMES = ("destiny", "rfc9421", "standard-webhooks")
 _MIN_SKEW = 2.0  # seconds; ``Date`` has a resolution of one second
 _CLOCK_CODES: tuple[Code, ...] = ("expired", "future_timestamp")
 _CLOCK_DETAILS = tuple(CATALOGUE[code][1] for code in _CLOCK_CODES)
+
+
+def signer_for(
+    scheme: str,
+    secret_key: str | bytes,
+    client_id: uuid.UUID | str | None = None,
+    key_id: str | None = None,
+    components: Iterable[str] | None = None,
+    tag: str | None = None,
+) -> Signer:
+    """The signing half of ``scheme`` for one key (what the Auth, transport and CLI sign with).
+
+    Raises:
+        TypeError, ValueError: an unknown scheme, or arguments it does not take or lacks.
+    """
+    given = {"client_id": client_id, "key_id": key_id, "components": components, "tag": tag}
+    takes = (
+        {
+            "destiny": {"client_id"},
+            "rfc9421": {"key_id", "components", "tag"},
+            "standard-webhooks": set(),
+        }.get(scheme)
+        if isinstance(scheme, str)
+        else None
+    )
+    if takes is None:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}")
+    extra = [name for name, value in given.items() if value is not None and name not in takes]
+    if extra:
+        raise TypeError(f"the {scheme} scheme does not take {', '.join(extra)}")
+    if scheme == "destiny":
+        if client_id is None:
+            raise TypeError("the destiny scheme needs client_id (the client's UUID)")
+        return destiny.DestinySigner(secret_key, client_id)
+    if scheme == "rfc9421":
+        if key_id is None:
+            raise TypeError("the rfc9421 scheme needs key_id (the keyid the server knows)")
+        if components is None:
+            return rfc9421.MessageSigner(secret_key, key_id, tag=tag)
+        return rfc9421.MessageSigner(secret_key, key_id, components=components, tag=tag)
+    return webhooks.WebhookSigner(secret_key)
 
 
 def _origin(url: httpx.URL) -> Origin:
@@ -106,13 +148,19 @@ class HMACSigningAuth(httpx.Auth):
     origins): use :class:`HMACSigningTransport` to sign every hop.
 
     Parameters:
-        secret_key: the secret shared with the server (``str`` is UTF-8 encoded).
-        client_id: this client's UUID (version 4 or 7), a ``uuid.UUID`` or its text.
+        secret_key: the secret shared with the server (``str`` is UTF-8 encoded;
+            for Standard Webhooks the ``whsec_`` secret).
+        client_id: this client's UUID (version 4 or 7), for destiny-sdk's format.
+        scheme: ``"destiny"`` (the default), ``"rfc9421"`` or ``"standard-webhooks"``.
+        key_id: the RFC 9421 ``keyid``.
+        components: what an RFC 9421 signature covers (default: method, authority,
+            path, query, and content-digest when there is a body).
+        tag: an RFC 9421 ``tag`` parameter, if the server requires one.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
         ValueError: empty ``secret_key``; ``client_id`` is not a UUIDv4/UUIDv7.
-        TypeError: an argument of the wrong type.
+        TypeError: an argument of the wrong type, or one the scheme does not take.
     """
 
     requires_request_body = True
@@ -121,12 +169,21 @@ class HMACSigningAuth(httpx.Auth):
     requires_response_body = False
 
     def __init__(
-        self, secret_key: str | bytes, client_id: uuid.UUID | str, *, clock: Clock = time.time
+        self,
+        secret_key: str | bytes,
+        client_id: uuid.UUID | str | None = None,
+        *,
+        scheme: str = "destiny",
+        key_id: str | None = None,
+        components: Iterable[str] | None = None,
+        tag: str | None = None,
+        clock: Clock = time.time,
     ) -> None:
-        self._signing = _Signing(destiny.DestinySigner(secret_key, client_id), clock)
+        signer = signer_for(scheme, secret_key, client_id, key_id, components, tag)
+        self._signing = _Signing(signer, clock)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(client_id='{self._signing.signer.key_id}')"
+        return _repr(self, self._signing.signer)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self._signing.sign(request)
@@ -185,8 +242,10 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     one of the first request sent; pass ``origins`` to name them.
 
     Parameters:
-        secret_key: the secret shared with the server (``str`` is UTF-8 encoded).
-        client_id: this client's UUID (version 4 or 7), a ``uuid.UUID`` or its text.
+        secret_key: the secret shared with the server (``str`` is UTF-8 encoded;
+            for Standard Webhooks the ``whsec_`` secret).
+        client_id: this client's UUID (version 4 or 7), for destiny-sdk's format.
+        scheme, key_id, components, tag: as for :class:`HMACSigningAuth`.
         transport: the transport to wrap; by default an ``httpx.HTTPTransport``
             (sync use) or ``httpx.AsyncHTTPTransport`` (async use), made on first use.
         origins: base URLs to sign for, e.g. ``["https://api.example.com"]``;
@@ -203,14 +262,19 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self,
         *,
         secret_key: str | bytes,
-        client_id: uuid.UUID | str,
+        client_id: uuid.UUID | str | None = None,
+        scheme: str = "destiny",
+        key_id: str | None = None,
+        components: Iterable[str] | None = None,
+        tag: str | None = None,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         origins: Iterable[str] | None = None,
         clock: Clock = time.time,
     ) -> None:
         if not isinstance(transport, (httpx.BaseTransport, httpx.AsyncBaseTransport, type(None))):
             raise TypeError(f"transport must be an httpx transport, not {type(transport).__name__}")
-        self._signing = _Signing(destiny.DestinySigner(secret_key, client_id), clock)
+        signer = signer_for(scheme, secret_key, client_id, key_id, components, tag)
+        self._signing = _Signing(signer, clock)
         self._default = transport is None
         self._sync = transport if isinstance(transport, httpx.BaseTransport) else None
         self._async = transport if isinstance(transport, httpx.AsyncBaseTransport) else None
@@ -241,7 +305,7 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return False
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(client_id='{self._signing.signer.key_id}')"
+        return _repr(self, self._signing.signer)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self._sync is None:
@@ -298,6 +362,15 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._async is not None:
             await self._async.aclose()
+
+
+def _repr(owner: object, signer: Signer) -> str:
+    """``HMACSigningAuth(client_id='...')``: which key, never the secret."""
+    if isinstance(signer, destiny.DestinySigner):
+        return f"{type(owner).__name__}(client_id='{signer.key_id}')"
+    if isinstance(signer, rfc9421.MessageSigner):
+        return f"{type(owner).__name__}(scheme='rfc9421', key_id={signer.key_id!r})"
+    return f"{type(owner).__name__}(scheme='standard-webhooks')"
 
 
 def _replayable(response: httpx.Response, raw: bytes) -> httpx.Response:

@@ -32,6 +32,17 @@ Code = Literal[
     "body_timeout",
     "body_too_large",
     "unavailable",
+    "missing_header",
+    "malformed_header",
+    "missing_parameter",
+    "unsupported_algorithm",
+    "wrong_tag",
+    "insufficient_coverage",
+    "unsupported_component",
+    "digest_mismatch",
+    "unsigned_body",
+    "no_signature",
+    "ambiguous_signature",
 ]
 
 # code -> (status, detail). A detail with {fields} is completed by ``failure(code, **fields)``.
@@ -57,6 +68,21 @@ CATALOGUE: Mapping[Code, tuple[int, str]] = {
     "body_timeout": (408, "Request body not received within {seconds:g} seconds."),
     "body_too_large": (413, "Request body exceeds the limit of {limit} bytes."),
     "unavailable": (503, "Authentication is temporarily unavailable ({what})."),
+    # RFC 9421 and Standard Webhooks; {name} and {required} are the server's own words.
+    "missing_header": (401, "Missing {name} header."),
+    "malformed_header": (401, "Malformed {name} header."),
+    "missing_parameter": (401, "Signature-Input lacks a valid {name} parameter."),
+    "unsupported_algorithm": (401, "Signature algorithm is not hmac-sha256."),
+    "wrong_tag": (401, "No signature has the tag this server requires ({tag})."),
+    "insufficient_coverage": (401, "Signature must cover {required}."),
+    "unsupported_component": (
+        401,
+        "Signature covers a component the request does not carry or this server cannot derive.",
+    ),
+    "digest_mismatch": (401, "Content-Digest does not match the body."),
+    "unsigned_body": (401, "Request has a body, but its signature does not cover content-digest."),
+    "no_signature": (401, "Request is not signed in a format this server accepts ({schemes})."),
+    "ambiguous_signature": (401, "Request is signed in more than one format ({schemes})."),
 }
 
 _CHALLENGE = {"WWW-Authenticate": "Signature"}

@@ -7,7 +7,8 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,7 +20,7 @@ from ._keys import Lookup, Secrets
 from ._replay import ReplayCache
 from ._responses import send_failure
 from ._verify import Clock, Verifier
-from .schemes import Claim
+from .schemes import Claim, Scheme
 from .schemes.destiny import ClientSecrets, DestinyScheme
 
 __all__ = ["HMACMiddleware"]
@@ -32,26 +33,31 @@ _COALESCE = 64 * 1024
 
 
 class HMACMiddleware:
-    """Pure ASGI middleware that lets through only requests signed per destiny-sdk.
+    """Pure ASGI middleware that lets through only requests signed in an accepted format.
 
     Per ``http`` or ``websocket`` scope (``lifespan`` and excluded paths pass
     straight through, any other scope type is refused): headers → freshness →
-    key → body and HMAC in one pass → constant-time compare → replay cache →
+    key → body and MAC in one pass → constant-time compare → replay cache →
     app. The body is held as its bytes (small chunks joined) and replayed to the
-    app exactly once, after which ``receive`` is the server's. The verified
-    client id is put at ``scope["state"]["hmac_client_id"]``. Failures are
-    answered here (401/408/413 JSON, 503 when the replay cache or
-    ``secret_lookup`` is down); the app is never called for them.
+    app exactly once, after which ``receive`` is the server's. Who signed it is
+    put at ``scope["state"]["hmac"]`` (a :class:`~hmac_asgi.schemes.Verified`),
+    and for destiny-sdk's format the client id at ``["hmac_client_id"]``.
+    Failures are answered here (401/408/413 JSON, 503 when the replay cache or a
+    key lookup is down); the app is never called for them.
 
-    Trust assumptions: the secrets are shared only with the clients; the method,
-    path and query are not signed (the destiny-sdk scheme), so use TLS and a
-    replay cache. See the README for every parameter.
+    The formats: ``secret_key`` / ``client_secrets`` / ``secret_lookup`` accept
+    destiny-sdk's; ``schemes=[DestinyScheme(...), MessageSignatureScheme(...),
+    StandardWebhookScheme(...)]`` any of them, each request verified by the one
+    whose headers it carries. Trust assumptions: the secrets are shared only with
+    the clients; destiny-sdk's format does not sign the method, path or query, so
+    use TLS and a replay cache with it. See the README for every parameter.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
+        schemes: Sequence[Scheme[Any]] | None = None,
         secret_key: Secrets | None = None,
         client_secrets: ClientSecrets | None = None,
         secret_lookup: Lookup[uuid.UUID] | None = None,
@@ -85,19 +91,49 @@ class HMACMiddleware:
         if on_failure is not None and not callable(on_failure):
             raise TypeError("on_failure must be a callable (scope, AuthException) -> None")
         self.app = app
-        self._verifier = Verifier(
-            DestinyScheme(
-                secret_key=secret_key,
-                client_secrets=client_secrets,
-                secret_lookup=secret_lookup,
-                secret_lookup_ttl=secret_lookup_ttl,
-            ),
-            max_age=max_age,
-            body_time=self._watchdog.longest if self._watchdog is not None else None,
-            replay_cache=replay_cache,
-            replay_fail_open=replay_fail_open,
-            clock=clock,
-        )
+        shorthands = (secret_key, client_secrets, secret_lookup)
+        if schemes is None:
+            if all(value is None for value in shorthands):
+                raise TypeError(
+                    "give exactly one of secret_key, client_secrets or secret_lookup,"
+                    " or schemes=[...] (got none)"
+                )
+            schemes = [
+                DestinyScheme(
+                    secret_key=secret_key,
+                    client_secrets=client_secrets,
+                    secret_lookup=secret_lookup,
+                    secret_lookup_ttl=secret_lookup_ttl,
+                )
+            ]
+        elif any(value is not None for value in shorthands) or secret_lookup_ttl != 0.0:
+            raise TypeError(
+                "schemes= and secret_key / client_secrets / secret_lookup are exclusive:"
+                " give the destiny-sdk format as DestinyScheme(...) among the schemes"
+            )
+        self._verifiers = [
+            Verifier(
+                scheme,
+                max_age=max_age,
+                body_time=self._watchdog.longest if self._watchdog is not None else None,
+                replay_cache=replay_cache,
+                replay_fail_open=replay_fail_open,
+                clock=clock,
+            )
+            for scheme in _checked(schemes)
+        ]
+        # One format: it answers every request (with its own messages, destiny-sdk's
+        # for "Authorization header missing."). Several: the headers choose.
+        self._verifier = self._verifiers[0] if len(self._verifiers) == 1 else None
+        self._owners = {
+            marker: verifier for verifier in self._verifiers for marker in verifier.scheme.markers
+        }
+        self._names = ", ".join(verifier.scheme.name for verifier in self._verifiers)
+        self._challenge = {
+            name: value
+            for verifier in self._verifiers
+            for name, value in verifier.scheme.challenge.items()
+        }
         self._on_failure = on_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,6 +151,8 @@ class HMACMiddleware:
         claim: Claim | None = None
         body: list[bytes] = []
         try:
+            if verifier is None:
+                verifier = self._choose(scope)
             claim = verifier.claim(scope)
             if verifier.is_static:  # no await: the common case stays cheap
                 check = verifier.begin_static(claim)
@@ -176,13 +214,33 @@ class HMACMiddleware:
             if verifier.replay is not None:
                 await verifier.record(claim)
         except AuthException as exc:
-            await self._refuse(scope, send, exc, claim)
+            await self._refuse(scope, send, exc, verifier, claim)
             return
         verifier.scheme.accept(claim, scope.setdefault("state", {}))
         await self.app(scope, _replaying(body, receive) if kind == "http" else receive, send)
 
+    def _choose(self, scope: Scope) -> Verifier:
+        """The one format whose headers the request carries.
+
+        Raises:
+            AuthException: 401, it carries none, or several.
+        """
+        owners = self._owners
+        found = {owners[name] for name, _ in scope["headers"] if name in owners}
+        if len(found) == 1:
+            return found.pop()
+        if not found:
+            raise failure("no_signature", schemes=self._names)
+        names = ", ".join(sorted(verifier.scheme.name for verifier in found))
+        raise failure("ambiguous_signature", schemes=names)
+
     async def _refuse(
-        self, scope: Scope, send: Send, exc: AuthException, claim: Claim | None
+        self,
+        scope: Scope,
+        send: Send,
+        exc: AuthException,
+        verifier: Verifier | None,
+        claim: Claim | None,
     ) -> None:
         """Log the refusal, tell the ``on_failure`` hook, answer it."""
         logger.info(
@@ -196,7 +254,27 @@ class HMACMiddleware:
         )
         if self._on_failure is not None:
             self._on_failure(scope, exc)
-        await send_failure(scope, send, exc)
+        # What the format wants (RFC 9421's Accept-Signature); every format's when
+        # the request did not say which it meant.
+        challenge = self._challenge if verifier is None else verifier.scheme.challenge
+        await send_failure(scope, send, exc, challenge if exc.status_code == 401 else {})
+
+
+def _checked(schemes: Sequence[Scheme[Any]]) -> Sequence[Scheme[Any]]:
+    """Validate ``schemes=``: a non-empty list of formats, each at most once."""
+    if isinstance(schemes, (str, bytes)) or not isinstance(schemes, Sequence) or not schemes:
+        raise TypeError("schemes takes a non-empty list, e.g. [DestinyScheme(secret_key=...)]")
+    names: set[str] = set()
+    markers: set[bytes] = set()
+    for scheme in schemes:
+        needed = ("name", "markers", "keys", "challenge", "parse", "begin", "replay_key", "accept")
+        if not all(hasattr(scheme, attribute) for attribute in needed):
+            raise TypeError(f"schemes holds {type_name(scheme)}, which is not a scheme")
+        if scheme.name in names or markers & scheme.markers:
+            raise ValueError(f"schemes lists the {scheme.name} format twice: give it once")
+        names.add(scheme.name)
+        markers |= scheme.markers
+    return schemes
 
 
 def _content_length(scope: Scope) -> int:

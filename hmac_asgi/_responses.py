@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.types import Scope, Send
 
 from ._errors import AuthException
@@ -12,15 +14,18 @@ __all__ = ["send_failure"]
 _WS_POLICY_VIOLATION = 1008
 
 
-async def send_failure(scope: Scope, send: Send, exc: AuthException) -> None:
-    """Answer ``exc`` on this connection; the app is never called."""
+async def send_failure(
+    scope: Scope, send: Send, exc: AuthException, extra: Mapping[str, str] | None = None
+) -> None:
+    """Answer ``exc`` (plus ``extra`` headers) on this connection; the app is never called."""
     body = exc.json_body()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode("ascii")),
     ]
     headers += [
-        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()
+        (k.lower().encode("latin-1"), v.encode("latin-1"))
+        for k, v in {**(exc.headers or {}), **(extra or {})}.items()
     ]
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})

@@ -12,7 +12,7 @@ from _asgi import Outcome, chunks, drive, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
 from starlette.types import Message
 
-from hmac_asgi import HMACMiddleware, WeakSecretWarning
+from hmac_asgi import HMACMiddleware, Verified, WeakSecretWarning
 
 NOW = 1_800_000_000.5
 
@@ -253,7 +253,11 @@ async def test_existing_scope_state_is_kept() -> None:
     scope = http_scope(raw(signed_headers(b"", timestamp=NOW)), state={"db": "pool"})
     await drive(middleware(outcome), scope, chunks(b"", 1), outcome)
     assert outcome.app_scope is not None
-    assert outcome.app_scope["state"] == {"db": "pool", "hmac_client_id": CLIENT_ID}
+    assert outcome.app_scope["state"] == {
+        "db": "pool",
+        "hmac": Verified("destiny", CLIENT_ID),
+        "hmac_client_id": CLIENT_ID,
+    }
 
 
 @pytest.mark.anyio

@@ -26,8 +26,8 @@ implementing both, and gets a name in the middleware's ``schemes=``.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from collections.abc import Hashable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import httpx
@@ -36,7 +36,19 @@ if TYPE_CHECKING:
     from .._keys import KeyRing
     from .._mac import MacKey
 
-__all__ = ["BodyCheck", "Claim", "Scheme", "Signer"]
+__all__ = ["BodyCheck", "Claim", "Scheme", "Signer", "Verified"]
+
+
+class Verified(NamedTuple):
+    """Who signed a verified request: the middleware puts it at ``scope["state"]["hmac"]``.
+
+    ``scheme`` is ``"destiny"``, ``"rfc9421"`` or ``"standard-webhooks"``; ``key_id``
+    the client's ``uuid.UUID``, the RFC 9421 ``keyid``, or ``None`` (webhooks name
+    no key).
+    """
+
+    scheme: str
+    key_id: Hashable
 
 
 class Claim(Protocol):
@@ -87,6 +99,10 @@ class Scheme(Protocol[C]):
     def keys(self) -> KeyRing[Any]:
         """Its keys, by key id."""
 
+    @property
+    def challenge(self) -> Mapping[str, str]:
+        """Headers a 401 for this format carries besides ``WWW-Authenticate``."""
+
     def parse(self, scope: Scope) -> C:
         """Read the claim from the request (headers, and method/path/... where signed).
 
@@ -101,7 +117,8 @@ class Scheme(Protocol[C]):
         """What identifies this signature in the replay cache (no secret in it)."""
 
     def accept(self, claim: C, state: MutableMapping[str, Any]) -> None:
-        """Record who signed a verified request in the scope's ``state``."""
+        """Record who signed a verified request in the scope's ``state``: a
+        :class:`Verified` at ``"hmac"``, and whatever the format adds."""
 
 
 class Signer(Protocol):

@@ -21,6 +21,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -29,6 +30,7 @@ from .._checks import type_name
 from .._errors import AuthException, failure
 from .._keys import KeyRing, Lookup, Secrets
 from .._mac import MacKey, Running
+from . import Verified
 
 if TYPE_CHECKING:
     import httpx
@@ -330,7 +332,9 @@ class DestinyScheme:
     """
 
     name = "destiny"
-    markers = frozenset({b"authorization", b"x-client-id", b"x-request-timestamp"})
+    # "Authorization" alone is not ours: other schemes (Bearer...) use it too.
+    markers = frozenset({b"x-client-id", b"x-request-timestamp"})
+    challenge: Mapping[str, str] = MappingProxyType({})
 
     def __init__(
         self,
@@ -394,6 +398,7 @@ class DestinyScheme:
         return f"{claim.client_id}:{claim.signature}"
 
     def accept(self, claim: HMACAuthorizationHeaders, state: MutableMapping[str, Any]) -> None:
+        state["hmac"] = Verified(self.name, claim.client_id)
         state["hmac_client_id"] = claim.client_id
 
 
