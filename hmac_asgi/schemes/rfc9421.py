@@ -1,5 +1,6 @@
 """RFC 9421 HTTP Message Signatures with ``hmac-sha256``, the body bound by RFC 9530's
-``Content-Digest``: the one module that knows the format.
+``Content-Digest``: the module that knows the format (with :mod:`._rfc9421_base`,
+which derives the signature base).
 
     Content-Digest:  sha-256=:<base64 SHA-256 of the body>:
     Signature-Input: sig1=("@method" "@authority" "@path" "@query" "content-digest")
@@ -7,11 +8,11 @@
     Signature:       sig1=:<base64 HMAC-SHA256(secret, signature base)>:
 
 The signature base is one line per covered component, ``"<identifier>": <value>``,
-then ``"@signature-params": <the inner list above, re-serialized>``, joined with LF.
-Component values are derived from the request as RFC 9421 section 2 says, by one
-function for both halves: from the ASGI scope when verifying (the raw path as
-sent, never percent-decoded; the authority from ``Host``, lowercased, its default
-port dropped; ``@query`` is ``?`` when there is none) and from the ``httpx.Request``
+then ``"@signature-params": <the inner list above, serialized>``, joined with LF.
+Component values are derived as RFC 9421 section 2 says, by one function for both
+halves: from the ASGI scope when verifying (the raw path as sent, never
+percent-decoded; the authority from ``Host``, lowercased, its default port
+dropped; ``@query`` is ``?`` when there is none) and from the ``httpx.Request``
 when signing. ``Content-Digest`` is checked against the body as it streams in.
 """
 
@@ -22,36 +23,45 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, unquote_to_bytes
+from typing import TYPE_CHECKING, Any
 
 from .._checks import type_name
 from .._errors import AuthException, failure
 from .._keys import KeyRing, Lookup, Secrets
 from .._mac import MacKey, Running
-from .._sfv import (
-    Item,
-    Params,
-    StructuredFieldError,
-    combine,
-    parse_dictionary,
-    parse_item,
-    serialize_bare_item,
-    serialize_dictionary,
-    serialize_inner_list,
-    serialize_item,
-)
+from .._sfv import Item, Params, StructuredFieldError, serialize_bare_item, serialize_inner_list
 from . import Verified
+from ._rfc9421_base import (
+    ComponentError,
+    InputReader,
+    Member,
+    Message,
+    RequestMessage,
+    ScopeMessage,
+    authority,
+    component,
+    component_value,
+    identity,
+    parse_digests,
+    parse_signatures,
+    signature_base,
+)
 
 if TYPE_CHECKING:
     import httpx
     from starlette.types import Scope
 
 __all__ = [
+    "ALGORITHM",
     "DEFAULT_COMPONENTS",
     "HEADERS",
     "MessageSignatureScheme",
     "MessageSigner",
+    "RequestMessage",
+    "ScopeMessage",
+    "authority",
+    "component_value",
+    "digest_header",
     "signature_base",
 ]
 
@@ -59,243 +69,11 @@ HEADERS = ("Signature-Input", "Signature")
 ALGORITHM = "hmac-sha256"
 DEFAULT_COMPONENTS = ("@method", "@authority", "@path", "@query", "content-digest")
 _DIGESTS: Mapping[str, Callable[..., Any]] = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
-_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
-# Fields whose structured type is known, so ";sf" can re-serialize them: dictionaries.
-_SF_DICTIONARIES = frozenset(
-    {"content-digest", "repr-digest", "want-content-digest", "want-repr-digest", "priority"}
-    | {"signature-input", "signature", "accept-signature"}
-)
-
-
-class ComponentError(ValueError):
-    """A covered component this message cannot provide (absent, or not derivable)."""
-
-
-# The message, as both halves see it.
-
-
-class Message(Protocol):
-    """What component values are derived from: a request being verified or being signed."""
-
-    method: str
-    scheme: str  # lowercase
-    authority: str  # normalized: lowercase host, no default port
-    path: str  # raw, as sent; "/" when empty
-    query: str  # raw, as sent, without "?"; "" when none
-
-    def field(self, name: str) -> list[str] | None:
-        """The lines of header ``name`` (lowercase), as sent; ``None`` when absent."""
-
-
-def authority(host: str, scheme: str) -> str:
-    """``Host`` normalized (RFC 9110 section 4.2.3): lowercase, default port dropped."""
-    host = host.strip().lower()
-    if host.startswith("["):  # an IPv6 literal: [::1]:8443
-        name, _, rest = host.partition("]")
-        name += "]"
-        port = rest[1:] if rest.startswith(":") else None
-    else:
-        name, colon, port_text = host.rpartition(":")
-        name, port = (name, port_text) if colon else (port_text, None)
-    if port is None or port == "" or port.lstrip("0") == _DEFAULT_PORTS.get(scheme):
-        return name
-    return f"{name}:{port}"
-
-
-class ScopeMessage:
-    """A request being verified, read from its ASGI scope (headers collected once)."""
-
-    __slots__ = ("_fields", "authority", "method", "path", "query", "scheme")
-
-    def __init__(self, scope: Scope) -> None:
-        fields: dict[str, list[str]] = {}
-        for name, value in scope["headers"]:
-            key = name.decode("latin-1")
-            line = value.decode("latin-1")
-            lines = fields.get(key)
-            if lines is None:
-                fields[key] = [line]
-            else:
-                lines.append(line)
-        self._fields = fields
-        self.method = scope.get("method", "GET")  # a WebSocket handshake is a GET
-        self.scheme = scope.get("scheme", "http")
-        host = fields.get("host")
-        if host is None or len(host) != 1:
-            server = scope.get("server")
-            host = [f"{server[0]}:{server[1]}"] if host is None and server else None
-        self.authority = authority(host[0], self.scheme) if host else ""
-        raw_path = scope.get("raw_path")
-        if raw_path is None:  # optional in ASGI: re-encode what the server decoded
-            path = quote(scope.get("root_path", "") + scope["path"], safe="/%!$&'()*+,;=:@~")
-        else:
-            path = raw_path.decode("latin-1").partition("?")[0]
-        self.path = path or "/"
-        self.query = scope.get("query_string", b"").decode("latin-1")
-
-    def field(self, name: str) -> list[str] | None:
-        return self._fields.get(name)
-
-
-class RequestMessage:
-    """A request being signed: an ``httpx.Request``, read as the server will read it."""
-
-    __slots__ = ("_extra", "_request", "authority", "method", "path", "query", "scheme")
-
-    def __init__(self, request: httpx.Request, extra: Mapping[str, str] | None = None) -> None:
-        url = request.url
-        self._request = request
-        # Headers about to be set (Content-Digest): they count as the request's own.
-        self._extra = {name.lower(): [value] for name, value in (extra or {}).items()}
-        self.method = request.method
-        self.scheme = url.scheme
-        host = request.headers.get("host") or url.netloc.decode("ascii")
-        self.authority = authority(host, url.scheme)
-        path, _, query = url.raw_path.decode("ascii").partition("?")
-        self.path = path or "/"
-        self.query = query  # "/p?" is sent as such, but a server cannot tell it from "/p"
-
-    def field(self, name: str) -> list[str] | None:
-        return self._extra.get(name) or self._request.headers.get_list(name) or None
-
-
-# Component values (RFC 9421 section 2).
-
-
-def _form_encode(text: bytes) -> str:
-    """The ``application/x-www-form-urlencoded`` serializing of one decoded name or value,
-    as RFC 9421's examples have it (a space is ``%20``; only ``*-._`` stay as they are)."""
-    return quote(text, safe="*").replace("~", "%7E")
-
-
-def _query_params(query: str) -> list[tuple[str, str]]:
-    """``query`` parsed as form parameters, each name and value re-encoded."""
-    pairs = []
-    for part in query.split("&"):
-        if part:
-            name, _, value = part.partition("=")
-            decode = unquote_to_bytes
-            pairs.append(
-                (
-                    _form_encode(decode(name.replace("+", " "))),
-                    _form_encode(decode(value.replace("+", " "))),
-                )
-            )
-    return pairs
-
-
-def _clean(value: str) -> str:
-    if not value.isascii() or "\n" in value or "\r" in value:
-        raise ComponentError("a field value that is not plain ASCII (cover it with ;bs)")
-    return value
-
-
-def component_value(name: str, params: Params, message: Message) -> str:
-    """The value of one covered component of ``message``.
-
-    Raises:
-        ComponentError: the message does not have it, or it cannot be derived here.
-    """
-    if name.startswith("@"):
-        extra = set(params) - ({"name"} if name == "@query-param" else set())
-        if extra:
-            raise ComponentError("a derived component with parameters it does not take")
-        if name == "@method":
-            return message.method
-        if name == "@authority":
-            if not message.authority:
-                raise ComponentError("no Host")
-            return message.authority
-        if name == "@scheme":
-            return message.scheme
-        if name == "@path":
-            return message.path
-        if name == "@query":
-            return "?" + message.query
-        target = message.path + ("?" + message.query if message.query else "")
-        if name == "@request-target":
-            return target
-        if name == "@target-uri":
-            return f"{message.scheme}://{message.authority}{target}"
-        if name == "@query-param":
-            wanted = params.get("name")
-            if not isinstance(wanted, str):
-                raise ComponentError("@query-param without a name")
-            found = [value for key, value in _query_params(message.query) if key == wanted]
-            if len(found) != 1:
-                raise ComponentError("@query-param absent, or given more than once")
-            return found[0]
-        raise ComponentError("a derived component this server does not know")
-    lines = message.field(name)
-    if lines is None:
-        raise ComponentError("a header the request does not carry")
-    unknown = set(params) - {"bs", "key", "sf"}
-    if unknown or ("bs" in params and len(params) > 1):
-        raise ComponentError("field parameters this server does not support")
-    if "bs" in params:
-        return ", ".join(
-            ":" + base64.b64encode(line.strip(" \t").encode("latin-1")).decode() + ":"
-            for line in lines
-        )
-    value = _clean(", ".join(line.strip(" \t") for line in lines))
-    if "key" in params or "sf" in params:
-        if name not in _SF_DICTIONARIES and "key" not in params:
-            raise ComponentError("a structured field of a type this server does not know")
-        try:
-            members = parse_dictionary(value)
-        except StructuredFieldError:
-            raise ComponentError("a structured field that does not parse") from None
-        key = params.get("key")
-        if key is None:
-            return serialize_dictionary(members)
-        if not isinstance(key, str) or key not in members:
-            raise ComponentError("a dictionary member the field does not have")
-        return serialize_dictionary({"": members[key]})[1:]  # the member's value alone
-    return value
-
-
-def _identity(item: Item) -> tuple[object, frozenset[tuple[str, object]]]:
-    return item[0], frozenset(item[1].items())
-
-
-def signature_base(covered: list[Item], signature_params: str, message: Message) -> bytes:
-    """The bytes signed: one line per covered component, then ``@signature-params``.
-
-    Raises:
-        ComponentError: a component the message cannot provide, or one covered twice.
-    """
-    lines = []
-    seen = set()
-    for item in covered:
-        name, params = item
-        if type(name) is not str:  # a Token, a number...
-            raise ComponentError("a component identifier that is not a String")
-        identity = _identity(item)
-        if identity in seen:
-            raise ComponentError("a component covered twice")
-        seen.add(identity)
-        lines.append(f"{serialize_item(item)}: {component_value(name, params, message)}")
-    lines.append(f'"@signature-params": {signature_params}')
-    return "\n".join(lines).encode("ascii")
-
-
-def _component(text: str) -> Item:
-    """A component identifier from configuration: ``@method`` or ``"@query-param";name="a"``."""
-    if text.startswith('"'):
-        try:
-            item = parse_item(text)
-        except StructuredFieldError:
-            raise ValueError("a component identifier that does not parse") from None
-        if not isinstance(item[0], str):
-            raise ValueError("a component identifier must be a String")
-        return item
-    if not text or text != text.strip() or (not text.startswith("@") and text != text.lower()):
-        raise ValueError("components are lowercase field names or @derived names")
-    return text, {}
+_CONTENT_DIGEST = "content-digest"
 
 
 def digest_header(body: bytes, algorithm: str = "sha-256") -> str:
-    """The ``Content-Digest`` value for ``body``."""
+    """The ``Content-Digest`` value for ``body`` (``sha-256`` or ``sha-512``)."""
     return f"{algorithm}=:{base64.b64encode(_DIGESTS[algorithm](body).digest()).decode()}:"
 
 
@@ -311,7 +89,6 @@ class _Claim:
         "digests",
         "expires",
         "key_id",
-        "nonce",
         "signature",
         "unsigned_body_refused",
     )
@@ -321,7 +98,6 @@ class _Claim:
         self.created = created
         self.signature = signature
         self.expires: float | None = None
-        self.nonce: str | None = None
         self.base = b""
         self.digests: list[tuple[str, bytes]] = []  # (algorithm, expected digest)
         self.unsigned_body_refused = False
@@ -429,10 +205,10 @@ class MessageSignatureScheme:
         )
         if isinstance(required_components, str):
             raise TypeError('required_components takes a list, e.g. ["@method", "@path"]')
-        required = [_component(text) for text in required_components]
-        self._digest_when_body = ("content-digest", {}) in required
-        self._required = [_identity(item) for item in required if item != ("content-digest", {})]
-        self._required_text = " ".join(serialize_item(item) for item in required)
+        required = [component(text) for text in required_components]
+        self._digest_when_body = any(name == _CONTENT_DIGEST for _, name, _ in required)
+        self._required = {identity(n, p) for _, n, p in required if n != _CONTENT_DIGEST}
+        self._required_text = " ".join(text for text, _, _ in required)
         if tag is not None and not isinstance(tag, str):
             raise TypeError(f"tag must be a str or None, not {type_name(tag)}")
         self._tag = tag
@@ -440,17 +216,19 @@ class MessageSignatureScheme:
         wanted: Params = {"alg": ALGORITHM}
         if tag is not None:
             wanted["tag"] = tag
-        self.challenge = {"Accept-Signature": "sig1=" + serialize_inner_list((required, wanted))}
+        self._read_inputs = InputReader()
+        items: list[Item] = [(name, params) for _, name, params in required]
+        self.challenge = {"Accept-Signature": "sig1=" + serialize_inner_list((items, wanted))}
 
     def parse(self, scope: Scope) -> _Claim:
         message = ScopeMessage(scope)
-        inputs = _dictionary(message, "signature-input", "Signature-Input")
-        signatures = _dictionary(message, "signature", "Signature")
+        inputs = _field(message, "signature-input", "Signature-Input", self._read_inputs)
+        signatures = _field(message, "signature", "Signature", parse_signatures)
         first_refusal: AuthException | None = None
-        chosen: tuple[_Claim, list[Item], Params] | None = None
-        for label, member in inputs.items():
+        chosen: tuple[_Claim, Member] | None = None
+        for member in inputs:
             try:
-                candidate = self._candidate(member, signatures.get(label))
+                candidate = self._candidate(member, signatures)
             except AuthException as refusal:
                 first_refusal = first_refusal or refusal
                 continue
@@ -461,24 +239,27 @@ class MessageSignatureScheme:
                 break
         if chosen is None:
             raise first_refusal or failure("malformed_header", name="Signature-Input")
-        claim, covered, params = chosen
+        claim, (_, covered, _, serialized) = chosen
         try:
-            claim.base = signature_base(covered, serialize_inner_list((covered, params)), message)
+            claim.base = signature_base(covered, serialized, message)
         except ComponentError:
             raise failure("unsupported_component") from None
-        if any(item[0] == "content-digest" for item in covered):
+        if any(name == _CONTENT_DIGEST for _, name, _ in covered):
             claim.digests = _digests(message)
         else:
             claim.unsigned_body_refused = self._digest_when_body
         return claim
 
-    def _candidate(self, member: object, signature: object) -> tuple[_Claim, list[Item], Params]:
+    def _candidate(
+        self, member: Member | None, signatures: Mapping[str, bytes | None]
+    ) -> tuple[_Claim, Member]:
         """One Signature-Input member checked against the policy, or the refusal why not."""
-        if not isinstance(member, tuple) or not isinstance(member[0], list):
+        if member is None:
             raise failure("malformed_header", name="Signature-Input")
-        if not isinstance(signature, tuple) or not isinstance(signature[0], bytes):
+        label, covered, params, _ = member
+        signature = signatures.get(label)
+        if signature is None:
             raise failure("malformed_header", name="Signature")
-        covered, params = member
         created = _integer(params.get("created"))
         if created is None or created < 0:
             raise failure("missing_parameter", name="created")
@@ -492,16 +273,15 @@ class MessageSignatureScheme:
         nonce = params.get("nonce")
         if (nonce is not None and type(nonce) is not str) or (self._require_nonce and not nonce):
             raise failure("missing_parameter", name="nonce")
-        if "expires" in params and _integer(params["expires"]) is None:
+        expires = _integer(params.get("expires"))
+        if "expires" in params and expires is None:
             raise failure("malformed_header", name="Signature-Input")
-        have = {_identity(item) for item in covered}
-        if not all(identity in have for identity in self._required):
+        have = {name if not p else (name, frozenset(p.items())) for _, name, p in covered}
+        if not self._required <= have:  # identity(), inline: on every request
             raise failure("insufficient_coverage", required=self._required_text)
-        claim = _Claim(key_id, float(created), signature[0])
-        claim.nonce = nonce
-        if "expires" in params:
-            claim.expires = float(params["expires"])
-        return claim, covered, params
+        claim = _Claim(key_id, float(created), signature)
+        claim.expires = None if expires is None else float(expires)
+        return claim, member
 
     def begin(self, claim: _Claim, keys: tuple[MacKey, ...], known: bool) -> _Check:
         return _Check(claim, keys, known)
@@ -515,23 +295,24 @@ class MessageSignatureScheme:
         state["hmac"] = Verified(self.name, claim.key_id)
 
 
-def _dictionary(message: Message, name: str, title: str) -> dict[str, Any]:
+def _field(message: Message, name: str, title: str, parse: Callable[[list[str]], Any]) -> Any:
+    """A structured field of the request, parsed; 401 when absent or malformed."""
     lines = message.field(name)
     if lines is None:
         raise failure("missing_header", name=title)
     try:
-        return parse_dictionary(combine(lines))
+        return parse(lines)
     except StructuredFieldError:
         raise failure("malformed_header", name=title) from None
 
 
 def _digests(message: Message) -> list[tuple[str, bytes]]:
     """The digests ``Content-Digest`` claims, for the algorithms this server knows."""
-    members = _dictionary(message, "content-digest", "Content-Digest")
+    members = _field(message, "content-digest", "Content-Digest", parse_digests)
     digests = [
-        (algorithm, value[0])
+        (algorithm, value)
         for algorithm, value in members.items()
-        if algorithm in _DIGESTS and isinstance(value[0], bytes)
+        if algorithm in _DIGESTS and value is not None
     ]
     if not digests:  # only algorithms we cannot check: the body would go unchecked
         raise failure("malformed_header", name="Content-Digest")
@@ -592,9 +373,9 @@ class MessageSigner:
             raise TypeError("key_id must be a non-empty str")
         if isinstance(components, str):
             raise TypeError('components takes a list, e.g. ["@method", "@path"]')
-        self._components = [_component(text) for text in components]
+        self._components = [component(text) for text in components]
         try:
-            serialize_dictionary({label: (b"", {})})
+            serialize_inner_list(([], {label: True}))  # a valid key
             serialize_bare_item(key_id)
             if tag is not None:
                 serialize_bare_item(tag)
@@ -616,11 +397,11 @@ class MessageSigner:
         body = request.content
         headers: dict[str, str] = {}
         covered = self._components
-        if ("content-digest", {}) in covered:
+        if any(name == _CONTENT_DIGEST for _, name, _ in covered):
             if body:
                 headers["Content-Digest"] = digest_header(body)
-            else:
-                covered = [item for item in covered if item != ("content-digest", {})]
+            else:  # nothing to digest: the server requires it only with a body
+                covered = [item for item in covered if item[1] != _CONTENT_DIGEST]
         created = int(float(timestamp))
         params: Params = {"created": created, "keyid": self.key_id}
         if self._include_alg:
@@ -631,7 +412,8 @@ class MessageSigner:
             params["nonce"] = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
         if self._tag is not None:
             params["tag"] = self._tag
-        signature_params = serialize_inner_list((covered, params))
+        items: list[Item] = [(name, component_params) for _, name, component_params in covered]
+        signature_params = serialize_inner_list((items, params))
         message = RequestMessage(request, headers)
         signature = self._key.mac(signature_base(covered, signature_params, message))
         headers["Signature-Input"] = f"{self._label}={signature_params}"
