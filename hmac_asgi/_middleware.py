@@ -250,7 +250,7 @@ class HMACMiddleware:
             # uvicorn's access log does) so a %0A cannot forge a second log line.
             quote(scope["path"]),
             exc.code,
-            claim.key_id if claim is not None else "-",
+            "-" if claim is None or claim.key_id is None else claim.key_id,
         )
         if self._on_failure is not None:
             self._on_failure(scope, exc)

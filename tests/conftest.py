@@ -46,6 +46,8 @@ KNOWN_SECRETS = [
     "new-secret-" + "n" * 32,
     "short-secret",
     "dev-only-secret-do-not-use-in-production-0123456789",  # examples/, README
+    "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtZG8tbm90LXVzZQ==",  # examples/webhook_receiver.py
+    "dev-only-webhook-secret-do-not-use",  # its key, decoded
     "rotated-secret-for-timing-0123456789abcdef",  # test_timing.py
     "second-client-secret-0123456789abcdef-01234",  # test_load.py, test_secret_hygiene.py
     *sorted(

@@ -6,6 +6,7 @@ import importlib
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -82,3 +83,61 @@ async def test_prometheus_example_counts_refusals_by_code() -> None:
         == 1
     )
     assert count(after.text, "unsupported_scheme") - count(before.text, "unsupported_scheme") == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("examples_path")
+async def test_webhook_receiver_processes_once_and_refuses_a_replay() -> None:
+    module = importlib.import_module("webhook_receiver")
+    module.processed.clear()
+    asgi = httpx.ASGITransport(module.app)
+    signing = HMACSigningTransport(
+        secret_key=module.SECRET, scheme="standard-webhooks", transport=asgi
+    )
+    event = {"type": "invoice.paid", "data": {"id": "in_1"}}
+    async with httpx.AsyncClient(transport=signing, base_url="http://receiver") as client:
+        first = await client.post("/webhooks", json=event)
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "processed" and first.json()["type"] == "invoice.paid"
+    delivered = first.request
+    async with httpx.AsyncClient(transport=asgi, base_url="http://receiver") as client:
+        # The very same delivery again (a captured request): refused before the route.
+        replay = await client.post(
+            "/webhooks", content=delivered.content, headers=delivered.headers
+        )
+        assert (replay.status_code, replay.json()["code"]) == (401, "replayed")
+        unsigned = await client.post("/webhooks", json=event)
+        assert (unsigned.status_code, unsigned.json()["code"]) == (401, "missing_header")
+    # The sender's retry of the message, seconds later: same webhook-id, new timestamp
+    # and signature. (Within the same second it would be the same delivery: a replay.)
+    later = HMACSigningTransport(
+        secret_key=module.SECRET,
+        scheme="standard-webhooks",
+        transport=asgi,
+        clock=lambda: time.time() + 5,
+    )
+    retry_headers = {"webhook-id": delivered.headers["webhook-id"]}
+    async with httpx.AsyncClient(transport=later, base_url="http://receiver") as client:
+        retry = await client.post("/webhooks", content=delivered.content, headers=retry_headers)
+    assert retry.status_code == 200 and retry.json()["status"] == "duplicate"
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("examples_path")
+async def test_rfc9421_call_signs_method_path_and_body() -> None:
+    module = importlib.import_module("rfc9421_call")
+    asgi = httpx.ASGITransport(module.app)
+    async with httpx.AsyncClient(
+        transport=module.signing_transport(asgi), base_url="http://orders"
+    ) as client:
+        created = await client.post("/orders", json={"sku": "A-1", "qty": 2})
+        deleted = await client.delete("/orders/42")
+    assert created.status_code == 201, created.text
+    assert created.json() == {"caller": "billing-service", "order": {"sku": "A-1", "qty": 2}}
+    assert deleted.json() == {"deleted": "42"}
+    # A signed POST /orders replayed as DELETE /orders/42 (destiny-sdk's format would
+    # let an empty-bodied one through): the method and path are signed.
+    headers = dict(created.request.headers)
+    async with httpx.AsyncClient(transport=asgi, base_url="http://orders") as client:
+        moved = await client.delete("/orders/42", headers=headers)
+    assert (moved.status_code, moved.json()["code"]) == (401, "invalid_signature")
