@@ -27,8 +27,9 @@ __all__ = ["HMACMiddleware"]
 
 logger = logging.getLogger("hmac_asgi")
 
-# Body chunks smaller than this are copied together, so that what a request holds
-# is its body bytes plus a fixed overhead per 64 KiB, however the client chunks it.
+# Body chunks smaller than this are copied together, so that what a request holds is
+# its body bytes, a few dozen bytes per 64 KiB and one 64 KiB buffer, however the
+# client chunks it (empty messages hold nothing).
 _COALESCE = 64 * 1024
 
 
@@ -183,16 +184,18 @@ class HMACMiddleware:
                             if size > limit:
                                 raise failure("body_too_large", limit=limit)
                             update(chunk)
+                            # Kept as is: the first chunk (a small body costs no copy)
+                            # and big ones; small ones after the first are joined, so
+                            # all but the first and the last hold 64 KiB or more.
                             if tail is not None:
                                 tail += chunk
                                 if len(tail) >= _COALESCE:
                                     body.append(bytes(tail))
                                     tail = None
-                            elif body and len(body[-1]) < _COALESCE and len(chunk) < _COALESCE:
-                                tail = bytearray(body.pop())
-                                tail += chunk
-                            else:
+                            elif not body or len(chunk) >= _COALESCE:
                                 body.append(chunk)
+                            else:
+                                tail = bytearray(chunk)
                         if not message.get("more_body", False):
                             break
                 except asyncio.CancelledError:
