@@ -20,6 +20,7 @@ import pytest
 from _asgi import Outcome, chunks, drive, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET, signed_headers
 
+import hmac_asgi._keys as keys_module
 import hmac_asgi._verify as verify_module
 from hmac_asgi import HMACMiddleware
 
@@ -216,3 +217,39 @@ def test_the_spies_patch_only_hmac_asgi(work: Work) -> None:
     assert verify_module.hmac is not hmac
     assert verify_module.hmac.compare_digest is not REAL_COMPARE_DIGEST
     assert hmac.compare_digest is REAL_COMPARE_DIGEST
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "unknown_answer", [None, [], ""], ids=["none", "empty-list", "empty-secret"]
+)
+async def test_item5_unknown_client_derives_as_many_keys_as_a_known_one(
+    unknown_answer: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With secret_lookup an unknown client skips the key derivation a known one pays."""
+    # The spy sits on the name hmac_asgi._keys looks up today; the lead re-points it
+    # after the reorganisation (whatever derives a key from a secret the lookup returned).
+    derived = [0]
+    real_new_mac = keys_module.new_mac
+
+    def new_mac(secret_key: str | bytes) -> Any:
+        derived[0] += 1
+        return real_new_mac(secret_key)
+
+    monkeypatch.setattr(keys_module, "new_mac", new_mac)
+
+    async def lookup(client_id: uuid.UUID) -> Any:
+        return SECRET if client_id == CLIENT_ID else unknown_answer
+
+    outcome = Outcome()
+    mw = HMACMiddleware(recording_app(outcome), secret_lookup=lookup, clock=lambda: NOW)
+
+    async def derivations(client_id: uuid.UUID) -> int:
+        await run(mw, headers_for(client_id, valid=False), outcome)  # warm-up
+        before = derived[0]
+        await run(mw, headers_for(client_id, valid=False), outcome)
+        assert outcome.status == 401
+        return derived[0] - before
+
+    known, unknown = await derivations(CLIENT_ID), await derivations(UNKNOWN_CLIENT)
+    assert unknown == known, f"known client: {known} key derivations, unknown: {unknown}"
