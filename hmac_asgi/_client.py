@@ -282,6 +282,10 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if origins is not None:
             if isinstance(origins, str):
                 raise TypeError('origins takes a list of URLs, e.g. ["https://api.example.com"]')
+            if not all(isinstance(origin, str) for origin in origins):
+                raise TypeError(
+                    'origins takes a list of str URLs, e.g. ["https://api.example.com"]'
+                )
             urls = [httpx.URL(origin) for origin in origins]
             for url in urls:
                 if url.scheme not in ("http", "https") or not url.host:

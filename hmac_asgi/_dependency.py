@@ -38,9 +38,9 @@ class HMACAuth(HMACAuthMethod):
 
     FastAPI reads the body of a route that declares a body parameter *before*
     its dependencies run, so such a route's body is not bounded by this class:
-    put :class:`HMACMiddleware` in front for that. A body without
-    ``Content-Length`` (chunked) is read through ``request.stream()``, so the
-    route finds it at ``request.state.hmac_body`` rather than ``request.body()``.
+    put :class:`HMACMiddleware` in front for that. A chunked HTTP/1.1 body (no
+    ``Content-Length``) is refused with 411; an HTTP/2 body without a length is
+    read under the limit and handed on at ``request.state.hmac_body``.
 
     Parameters:
         secret_key: the shared secret, or a list of secrets during rotation.
@@ -51,7 +51,7 @@ class HMACAuth(HMACAuthMethod):
         clock: seconds since the epoch; inject one in tests.
 
     Raises:
-        AuthException: 401 with destiny-sdk's messages, 408, 413 (from ``__call__``).
+        AuthException: 401 with destiny-sdk's messages, 408, 411, 413 (from ``__call__``).
     """
 
     def __init__(
@@ -86,19 +86,25 @@ class HMACAuth(HMACAuthMethod):
         return True
 
     async def _read(self, request: Request, update: Callable[[bytes], None]) -> None:
-        """Feed the body to ``update``, never reading more than the limit."""
+        """Feed the body to ``update``, never reading more than the limit.
+
+        The route must still be able to read the body, and only ``request.body()``
+        keeps it for the route (no public API hands a body back to a ``Request``):
+        so it is used where the server bounds the body by its framing, a declared
+        ``Content-Length`` or, in HTTP/1, none at all (no body). A chunked HTTP/1.1
+        body has no such bound: 411 before reading. An HTTP/2 one without a length
+        is read here, under the limit, and handed on at ``request.state.hmac_body``.
+        """
         limit = self._limit
-        declared = request.headers.get("content-length")
+        headers = request.headers
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit():
             if len(declared) > 18 or int(declared) > limit:
                 raise failure("body_too_large", limit=limit)  # before reading a byte
-        if declared is not None or (
-            request.scope.get("http_version") in ("1.0", "1.1")
-            and "transfer-encoding" not in request.headers
-        ):
-            # Framed by the server to at most the declared length (none: empty), so
-            # reading it whole is bounded; request.body() keeps it for the route.
-            update(await request.body())
+        elif "transfer-encoding" in headers:
+            raise failure("length_required")
+        if declared is not None or request.scope.get("http_version", "1.1") in ("1.0", "1.1"):
+            update(await request.body())  # bounded by the framing
             return
         chunks = []
         size = 0

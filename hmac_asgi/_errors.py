@@ -31,6 +31,7 @@ Code = Literal[
     "replayed",
     "body_timeout",
     "body_too_large",
+    "length_required",
     "unavailable",
     "missing_header",
     "malformed_header",
@@ -67,6 +68,11 @@ CATALOGUE: Mapping[Code, tuple[int, str]] = {
     "replayed": (401, "Request has already been used."),
     "body_timeout": (408, "Request body not received within {seconds:g} seconds."),
     "body_too_large": (413, "Request body exceeds the limit of {limit} bytes."),
+    "length_required": (
+        411,
+        "Send the body with a Content-Length: a chunked body cannot be bounded and handed on"
+        " here (HMACMiddleware can).",
+    ),
     "unavailable": (503, "Authentication is temporarily unavailable ({what})."),
     # RFC 9421 and Standard Webhooks; {name} and {required} are the server's own words.
     "missing_header": (401, "Missing {name} header."),

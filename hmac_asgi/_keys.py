@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import secrets as _secrets
 import time
-import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
@@ -94,6 +93,7 @@ class KeyRing(Generic[K]):
             included (at most 10 000 key ids); 0 asks on every request.
         names: the argument errors name, e.g. ``client_secrets`` (``lookup_ttl`` is
             its ``_ttl``, e.g. ``secret_lookup_ttl``).
+        labels: how errors may show a table entry's key id (by default: by position).
         clock: monotonic seconds, for the lookup cache; injectable for tests.
 
     Rotation: the first secret of a list is the current one, the others are
@@ -111,6 +111,7 @@ class KeyRing(Generic[K]):
         lookup: Lookup[K] | None = None,
         lookup_ttl: float = 0.0,
         names: str = "secrets",
+        labels: Mapping[K, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lookup_ttl = number(f"{names}_ttl", lookup_ttl, exclusive=False)
@@ -128,9 +129,9 @@ class KeyRing(Generic[K]):
         elif table is not None:
             keys = {}
             for position, (key_id, value) in enumerate(table.items(), 1):
-                # A UUID key id is safe to show; any other could be a secret, in a
-                # mapping written the wrong way round: that one is named by position.
-                label = key_id if isinstance(key_id, uuid.UUID) else f"number {position}"
+                # Entries are named by position unless the scheme says a key id is safe to
+                # show: in a mapping written the wrong way round it is a secret.
+                label = (labels or {}).get(key_id) or f"number {position}"
                 keys[key_id] = mac_keys(value, f"{names}[{label}]")
             # Every key id, known or not, is checked against as many keys as the one
             # with the most (padded with the throwaway key, which never matches).

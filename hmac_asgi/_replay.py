@@ -69,17 +69,22 @@ class MemoryReplayCache:
         ValueError: ``max_entries`` < 1.
     """
 
-    __slots__ = ("_entries", "_last_expiry", "_max_entries", "clock")
+    __slots__ = ("_clock", "_entries", "_last_expiry", "_max_entries")
 
     def __init__(self, max_entries: int = 100_000, clock: Callable[[], float] = time.time) -> None:
         self._max_entries = number("max_entries", max_entries, integer=True, minimum=1)
         if not callable(clock):
             raise TypeError("clock must be a callable returning seconds since the epoch")
-        self.clock = clock
+        self._clock = clock
         # A plain dict would do for the ordering, but popping its first item is
         # O(deleted slots) until the next resize; OrderedDict pops it in O(1).
         self._entries: OrderedDict[str, float] = OrderedDict()
         self._last_expiry = -math.inf
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock entries expire on: the wall clock unless another was given."""
+        return self._clock
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -92,7 +97,7 @@ class MemoryReplayCache:
         """
         if not 0.0 < ttl < math.inf:  # NaN too
             number("ttl", ttl)  # raises, saying why
-        now = self.clock()
+        now = self._clock()
         entries = self._entries
         while entries:
             first, expiry = next(iter(entries.items()))

@@ -50,6 +50,11 @@ KNOWN_SECRETS = [
     "dev-only-webhook-secret-do-not-use",  # its key, decoded
     "rotated-secret-for-timing-0123456789abcdef",  # test_timing.py
     "second-client-secret-0123456789abcdef-01234",  # test_load.py, test_secret_hygiene.py
+    "cli-argv-secret-0123456789abcdef-0123456789",  # test_attacks.py
+    "-cli-dash-secret-0123456789abcdef-0123456",
+    "echo-secret-0123456789abcdef-0123456789abcdef",
+    "0123456789ab4def8123456789abcdef",
+    "lookup-bytes-secret-0123456789abcdef-0123",
     *sorted(
         {
             case["secret_key"]

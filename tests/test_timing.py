@@ -20,6 +20,7 @@ import pytest
 from _asgi import Outcome, chunks, drive, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET, signed_headers
 
+import hmac_asgi._keys as keys_module
 import hmac_asgi.schemes.destiny as destiny_module
 from hmac_asgi import HMACMiddleware
 from hmac_asgi._mac import MacKey, Running
@@ -218,3 +219,39 @@ def test_the_spies_patch_only_hmac_asgi(work: Work) -> None:
     assert destiny_module.hmac is not hmac
     assert destiny_module.hmac.compare_digest is not REAL_COMPARE_DIGEST
     assert hmac.compare_digest is REAL_COMPARE_DIGEST
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "unknown_answer", [None, [], ""], ids=["none", "empty-list", "empty-secret"]
+)
+async def test_item5_unknown_client_derives_as_many_keys_as_a_known_one(
+    unknown_answer: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With secret_lookup an unknown client skips the key derivation a known one pays."""
+    # The spy sits on the name hmac_asgi._keys derives keys with (a MacKey per secret
+    # the lookup returned, and the throwaway one for an unknown client).
+    derived = [0]
+    real_mac_key = keys_module.MacKey
+
+    def mac_key(secret: bytes) -> MacKey:
+        derived[0] += 1
+        return real_mac_key(secret)
+
+    monkeypatch.setattr(keys_module, "MacKey", mac_key)
+
+    async def lookup(client_id: uuid.UUID) -> Any:
+        return SECRET if client_id == CLIENT_ID else unknown_answer
+
+    outcome = Outcome()
+    mw = HMACMiddleware(recording_app(outcome), secret_lookup=lookup, clock=lambda: NOW)
+
+    async def derivations(client_id: uuid.UUID) -> int:
+        await run(mw, headers_for(client_id, valid=False), outcome)  # warm-up
+        before = derived[0]
+        await run(mw, headers_for(client_id, valid=False), outcome)
+        assert outcome.status == 401
+        return derived[0] - before
+
+    known, unknown = await derivations(CLIENT_ID), await derivations(UNKNOWN_CLIENT)
+    assert unknown == known, f"known client: {known} key derivations, unknown: {unknown}"

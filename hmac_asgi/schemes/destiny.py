@@ -59,8 +59,16 @@ _AUTHORIZATION = re.compile(rb"(?i:signature) ([0-9a-f]{64})")
 
 
 def signed_suffix(client_id: uuid.UUID, timestamp: float | str) -> bytes:
-    """What follows the body in the signed message: ``:<16 uuid bytes>:<repr(float(ts))>``."""
-    return b":" + client_id.bytes + b":" + repr(float(timestamp)).encode("ascii")
+    """What follows the body in the signed message: ``:<16 uuid bytes>:<repr(float(ts))>``.
+
+    Raises:
+        ValueError: ``timestamp`` is not a number (the value is not shown).
+    """
+    try:
+        seconds = float(timestamp)
+    except (TypeError, ValueError):
+        raise ValueError("timestamp must be seconds since the epoch, a float or its text") from None
+    return b":" + client_id.bytes + b":" + repr(seconds).encode("ascii")
 
 
 def create_signature(
@@ -170,7 +178,8 @@ class HMACAuthorizationHeaders(BaseModel):
     it was created at its timestamp.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # A value refused is not repeated in the error: it may be a secret in the wrong place.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     signature: str
     client_id: uuid.UUID
@@ -360,20 +369,26 @@ class DestinyScheme:
             )
         if secret_lookup is None and secret_lookup_ttl != 0.0:
             raise ValueError("secret_lookup_ttl only applies to secret_lookup")
-        table = None
+        table: dict[uuid.UUID, Secrets] | None = None
+        labels: dict[uuid.UUID, str] = {}
         if client_secrets is not None:
             if not isinstance(client_secrets, Mapping):
                 raise TypeError("client_secrets must be a mapping {client_id: secret or [secrets]}")
-            table = {
-                _table_uuid(client_id, position): value
-                for position, (client_id, value) in enumerate(client_secrets.items(), 1)
-            }
+            table = {}
+            for position, (client_id, value) in enumerate(client_secrets.items(), 1):
+                parsed = _table_uuid(client_id, position)
+                table[parsed] = value
+                # Shown in errors only when written as a client id is: a 32-hex-digit
+                # secret, in a mapping written the wrong way round, parses as a UUID too.
+                if isinstance(client_id, uuid.UUID) or client_id == str(parsed):
+                    labels[parsed] = str(parsed)
         self.keys: KeyRing[uuid.UUID] = KeyRing(
             shared=secret_key,
             table=table,
             lookup=secret_lookup,
             lookup_ttl=secret_lookup_ttl,
             names=given[0],
+            labels=labels,
         )
         self._uuids: dict[bytes, uuid.UUID] = {}
 
