@@ -1,19 +1,21 @@
-"""The configurations compared: the same tiny endpoint behind each verifier.
+"""The configurations compared, and the signed requests they get.
 
-Every endpoint reads the whole body and answers its length as text, so a check
-can tell the app saw every byte. Each factory builds a fresh app (uvicorn can
-serve them with ``--factory``).
+Every endpoint reads the whole body and answers its length, so a check can tell
+the app saw every byte. Requests are signed with the package's
+``create_signature``; destiny-sdk's own ``HMACAuth`` accepts them in every run,
+so the harness does not take the package's word for its own signatures.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
+import os
 import time
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 # destiny-sdk imports authlib's httpx integration, which warns on import (and
 # forces its own warnings to "always"): silence that one warning, nothing else.
@@ -22,12 +24,10 @@ with contextlib.suppress(ImportError):
 
     warnings.filterwarnings("ignore", "The httpx module is deprecated", AuthlibDeprecationWarning)
 
-from _asgi import SECRET
 from _floor import BufferAndHash, FloorSketch
 from destiny_sdk.auth import HMACAuth
 from destiny_sdk.auth import create_signature as destiny_create_signature
 from fastapi import Depends, FastAPI
-from fastapi import Request as FastAPIRequest
 from starlette.applications import Starlette
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
@@ -35,16 +35,38 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from hmac_asgi import HMACMiddleware
+from hmac_asgi import HMACMiddleware, create_signature
 
-__all__ = ["CONFIGS", "REFERENCE", "TIMED", "Config"]
+SECRET = "benchmark-secret-0123456789abcdef-0123456789abcdef"  # >= 32 bytes: no warning
+CLIENT_ID = uuid.UUID("6f1c8a52-4b0e-4d3a-9c57-2b8e7f0d1a94")
+OURS = {"secret_key": SECRET, "max_body_size": 128 << 20}  # the memory case has 100 MiB
+KEY = {"secret_key": SECRET}
+Factory = Callable[[], ASGIApp]
 
-MAX_BODY = 128 * 1024 * 1024  # the 100 MiB memory case must pass the size limit
+
+def make_body(size: int) -> bytes:
+    """``size`` bytes of ASCII (HMAC cost does not depend on the content)."""
+    return (b"0123456789abcdef" * (size // 16 + 1))[:size]
+
+
+def human_size(size: int) -> str:
+    """``16 MiB``, ``1 KiB``, ``0 B`` (the sizes measured are whole KiB or MiB)."""
+    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB" if size else "0 B"
+
+
+def sign(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The three auth headers for ``body``, timestamped now."""
+    stamp = f"{time.time()}"
+    signature = create_signature(SECRET, body, CLIENT_ID, stamp)
+    return [
+        (b"authorization", f"Signature {signature}".encode()),
+        (b"x-client-id", str(CLIENT_ID).encode()),
+        (b"x-request-timestamp", stamp.encode()),
+    ]
 
 
 async def _echo(request: Request) -> Response:
-    body = await request.body()
-    return PlainTextResponse(str(len(body)))
+    return PlainTextResponse(str(len(await request.body())))
 
 
 async def _stream_echo(request: Request) -> Response:
@@ -52,27 +74,6 @@ async def _stream_echo(request: Request) -> Response:
     async for chunk in request.stream():
         size += len(chunk)
     return PlainTextResponse(str(size))
-
-
-def bare_starlette() -> Starlette:
-    return Starlette(routes=[Route("/echo", _echo, methods=["POST"])])
-
-
-def streaming_starlette() -> Starlette:
-    """An app that never holds the body: where buffering for verification shows."""
-    return Starlette(routes=[Route("/echo", _stream_echo, methods=["POST"])])
-
-
-def streaming_starlette_ours() -> Starlette:
-    app = streaming_starlette()
-    app.add_middleware(HMACMiddleware, secret_key=SECRET, max_body_size=MAX_BODY)
-    return app
-
-
-def starlette_ours() -> Starlette:
-    app = bare_starlette()
-    app.add_middleware(HMACMiddleware, secret_key=SECRET, max_body_size=MAX_BODY)
-    return app
 
 
 class NaiveHMACMiddleware(BaseHTTPMiddleware):
@@ -93,136 +94,70 @@ class NaiveHMACMiddleware(BaseHTTPMiddleware):
         return await call_next(request)
 
 
-def starlette_basehttp() -> Starlette:
-    app = bare_starlette()
-    app.add_middleware(NaiveHMACMiddleware)
-    return app
+def starlette(middleware: Any = None, stream: bool = False, **options: Any) -> Factory:
+    """Builds Starlette apps: ``POST /echo`` (streaming the body if asked) behind ``middleware``."""
+
+    def build() -> ASGIApp:
+        echo = Route("/echo", _stream_echo if stream else _echo, methods=["POST"])
+        app = Starlette(routes=[echo])
+        if middleware is not None:
+            app.add_middleware(middleware, **options)
+        return app
+
+    return build
 
 
-def starlette_structure() -> Starlette:
-    """Reference, not a verifier: buffer, hash and replay the body, look at no header."""
-    app = bare_starlette()
-    app.add_middleware(BufferAndHash, secret_key=SECRET)
-    return app
+def fastapi(middleware: Any = None, destiny: bool = False, **options: Any) -> Factory:
+    """Builds FastAPI apps: ``POST /echo`` behind ``middleware`` or destiny-sdk's ``HMACAuth``."""
+
+    def build() -> ASGIApp:
+        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        sdk = [Depends(HMACAuth(secret_key=SECRET))] if destiny else []
+        app.post("/echo", dependencies=sdk)(_echo)
+        if middleware is not None:
+            app.add_middleware(middleware, **options)
+        return app
+
+    return build
 
 
-def starlette_floor() -> Starlette:
-    """Reference: ``_floor.py``'s sketch of the fewest steps that make our checks."""
-    app = bare_starlette()
-    app.add_middleware(FloorSketch, secret_key=SECRET)
-    return app
-
-
-def _fastapi(dependencies: list[object] | None = None) -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-
-    @app.post("/echo", dependencies=dependencies or [])
-    async def echo(request: FastAPIRequest) -> Response:
-        body = await request.body()
-        return PlainTextResponse(str(len(body)))
-
-    return app
-
-
-def bare_fastapi() -> FastAPI:
-    return _fastapi()
-
-
-def fastapi_ours() -> FastAPI:
-    app = _fastapi()
-    app.add_middleware(HMACMiddleware, secret_key=SECRET, max_body_size=MAX_BODY)
-    return app
-
-
-def fastapi_destiny() -> FastAPI:
-    return _fastapi([Depends(HMACAuth(secret_key=SECRET))])
-
-
-def fastapi_floor() -> FastAPI:
-    app = _fastapi()
-    app.add_middleware(FloorSketch, secret_key=SECRET)
-    return app
-
-
-@dataclass(frozen=True)
-class Config:
-    name: str
+class Config(NamedTuple):
     label: str
-    factory: Callable[[], ASGIApp]
-    bare: str  # the configuration this one is compared against
-    signed: bool  # requests must be signed, and unsigned ones refused
+    bare: str  # the configuration it is compared against
+    factory: Factory
+    verifies: bool = True  # refuses an unsigned request
 
 
+S, F, SS = "bare_starlette", "bare_fastapi", "streaming"
 CONFIGS = {
-    c.name: c
-    for c in (
-        Config("bare_starlette", "Starlette (bare)", bare_starlette, "bare_starlette", False),
-        Config(
-            "starlette_ours", "Starlette + HMACMiddleware", starlette_ours, "bare_starlette", True
-        ),
-        Config(
-            "starlette_basehttp",
-            "Starlette + naive BaseHTTPMiddleware",
-            starlette_basehttp,
-            "bare_starlette",
-            True,
-        ),
-        Config("bare_fastapi", "FastAPI (bare)", bare_fastapi, "bare_fastapi", False),
-        Config("fastapi_ours", "FastAPI + HMACMiddleware", fastapi_ours, "bare_fastapi", True),
-        Config(
-            "fastapi_destiny",
-            "FastAPI + destiny-sdk HMACAuth",
-            fastapi_destiny,
-            "bare_fastapi",
-            True,
-        ),
-        Config(
-            "starlette_structure",
-            "Starlette + buffer and HMAC only (reference)",
-            starlette_structure,
-            "bare_starlette",
-            False,
-        ),
-        Config(
-            "starlette_floor",
-            "Starlette + floor sketch (reference)",
-            starlette_floor,
-            "bare_starlette",
-            True,
-        ),
-        Config(
-            "fastapi_floor",
-            "FastAPI + floor sketch (reference)",
-            fastapi_floor,
-            "bare_fastapi",
-            True,
-        ),
-        Config(
-            "streaming_starlette",
-            "Starlette, streaming endpoint",
-            streaming_starlette,
-            "streaming_starlette",
-            False,
-        ),
-        Config(
-            "streaming_starlette_ours",
-            "Starlette, streaming endpoint + HMACMiddleware",
-            streaming_starlette_ours,
-            "streaming_starlette",
-            True,
-        ),
-    )
+    S: Config("Starlette (bare)", S, starlette(), verifies=False),
+    "starlette_ours": Config("Starlette + HMACMiddleware", S, starlette(HMACMiddleware, **OURS)),
+    "starlette_basehttp": Config(
+        "Starlette + naive BaseHTTPMiddleware", S, starlette(NaiveHMACMiddleware)
+    ),
+    F: Config("FastAPI (bare)", F, fastapi(), verifies=False),
+    "fastapi_ours": Config("FastAPI + HMACMiddleware", F, fastapi(HMACMiddleware, **OURS)),
+    "fastapi_destiny": Config("FastAPI + destiny-sdk HMACAuth", F, fastapi(destiny=True)),
+    # References, not products (_floor.py), timed beside the rest so that every target
+    # can be read against what no pure-Python verifier can go below.
+    "starlette_structure": Config(
+        "Starlette + buffer and HMAC only (reference)", S, starlette(BufferAndHash, **KEY), False
+    ),
+    "starlette_floor": Config(
+        "Starlette + floor sketch (reference)", S, starlette(FloorSketch, **KEY)
+    ),
+    "fastapi_floor": Config("FastAPI + floor sketch (reference)", F, fastapi(FloorSketch, **KEY)),
+    # An endpoint that never holds the body (memory only): where buffering to verify shows.
+    SS: Config("Starlette, streaming endpoint", SS, starlette(stream=True), verifies=False),
+    "streaming_ours": Config(
+        "Starlette, streaming endpoint + HMACMiddleware",
+        SS,
+        starlette(HMACMiddleware, True, **OURS),
+    ),
 }
-# Not products: what no pure-Python verifier can go below (see _floor.py). Timed
-# beside the rest so that every target can be read against them in the same run.
-REFERENCE = ("starlette_structure", "starlette_floor", "fastapi_floor")
-# What the in-process timings compare (the streaming pair is for memory only).
-TIMED = (
-    "bare_starlette",
-    "starlette_ours",
-    "starlette_basehttp",
-    "bare_fastapi",
-    "fastapi_ours",
-    "fastapi_destiny",
-    *REFERENCE,
-)
+TIMED = tuple(name for name in CONFIGS if not name.startswith("streaming"))  # in process
+
+
+def serve() -> ASGIApp:
+    """For ``uvicorn --factory _apps:serve``: the configuration named in ``$BENCH_CONFIG``."""
+    return CONFIGS[os.environ["BENCH_CONFIG"]].factory()

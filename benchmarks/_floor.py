@@ -1,12 +1,11 @@
-"""A floor sketch, for PROFILE.md only: the fewest steps that make the same checks.
+"""The reference floors, deliberately not importing hmac_asgi: what it is measured against.
 
-Not a product and not a proposal to copy as is: no key rotation, replay cache,
-size limit, body deadline, websocket or error catalogue. It parses the three
-headers in the one pass over ``scope["headers"]``, validates them with the same
-regular expressions, checks freshness both ways, copies OpenSSL's keyed HMAC
-(``hmac.HMAC._hmac``, a private name), feeds the body messages as they arrive,
-compares in constant time and replays the messages. What it costs above a bare
-app is about the least a pure-Python verifier of this wire format can cost.
+:class:`FloorSketch` makes the same checks in the fewest steps: the three headers
+in one pass, the same regular expressions, freshness both ways, OpenSSL's keyed
+HMAC copied (``hmac.HMAC._hmac``, a private name) and fed the body as it arrives,
+a constant-time compare. No rotation, replay cache, limits, websocket or error
+catalogue: not a product, but about the least a pure-Python verifier of this
+wire format can cost. :class:`BufferAndHash` is less still: no header read.
 """
 
 from __future__ import annotations
@@ -16,15 +15,19 @@ import hmac
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-__all__ = ["BufferAndHash", "BufferOnly", "FloorSketch"]
 
 _SIGNATURE = re.compile(rb"Signature ([0-9a-f]{64})")
 _CLIENT_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _TIMESTAMP = re.compile(rb"[0-9]{1,15}(?:\.[0-9]{1,30})?")
 _UNAUTHORIZED = [(b"content-type", b"application/json"), (b"www-authenticate", b"Signature")]
+
+
+def _keyed(secret_key: str) -> Any:
+    """OpenSSL's keyed HMAC object inside ``hmac.HMAC``: copying it skips a Python layer."""
+    return hmac.new(secret_key.encode(), digestmod=hashlib.sha256)._hmac  # type: ignore[attr-defined]
 
 
 async def _refuse(send: Send) -> None:
@@ -33,9 +36,11 @@ async def _refuse(send: Send) -> None:
 
 
 class FloorSketch:
+    """The fewest steps that make the same checks as the middleware (see above)."""
+
     def __init__(self, app: ASGIApp, secret_key: str, max_age: float = 300.0) -> None:
         self.app = app
-        self._mac = hmac.new(secret_key.encode(), digestmod=hashlib.sha256)._hmac  # type: ignore[attr-defined]
+        self._mac = _keyed(secret_key)
         self._max_age = max_age
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,52 +90,27 @@ class FloorSketch:
         await self.app(scope, replay, send)
 
 
-class BufferOnly:
-    """The structure alone: buffer the body, then replay it to the app. No checks.
+class BufferAndHash:
+    """Buffer the body and replay it (what any middleware that reads the body first pays),
+    and with a ``secret_key`` also its keyed HMAC and a compare; no header is read."""
 
-    Any pure-ASGI middleware that must see the whole body before the app runs
-    pays at least this: its own coroutine, the loop over ``receive`` and a
-    replaying ``receive`` for the app.
-    """
-
-    def __init__(self, app: ASGIApp, **_: object) -> None:
+    def __init__(self, app: ASGIApp, secret_key: str | None = None) -> None:
         self.app = app
+        self._mac = _keyed(secret_key) if secret_key is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mac = self._mac.copy() if self._mac is not None else None
         messages: list[Message] = []
         while True:
             message = await receive()
+            if mac is not None:
+                mac.update(message.get("body", b""))
             messages.append(message)
             if not message.get("more_body", False):
                 break
-        pending = iter(messages)
-
-        async def replay() -> Message:
-            return next(pending, None) or await receive()
-
-        await self.app(scope, replay, send)
-
-
-class BufferAndHash(BufferOnly):
-    """:class:`BufferOnly` plus the keyed HMAC of the body, copied from a prototype:
-    the structure and the hashing, and still not one header looked at."""
-
-    def __init__(self, app: ASGIApp, secret_key: str, **_: object) -> None:
-        super().__init__(app)
-        self._mac = hmac.new(secret_key.encode(), digestmod=hashlib.sha256)._hmac  # type: ignore[attr-defined]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        mac = self._mac.copy()
-        messages: list[Message] = []
-        while True:
-            message = await receive()
-            mac.update(message.get("body", b""))
-            messages.append(message)
-            if not message.get("more_body", False):
-                break
-        mac.update(b":0123456789abcdef:1700000000.0")
-        if not hmac.compare_digest(mac.hexdigest().encode(), b"0" * 64):
-            pass  # measures the compare, never refuses
+        if mac is not None:
+            mac.update(b":0123456789abcdef:1700000000.0")
+            hmac.compare_digest(mac.hexdigest().encode(), b"0" * 64)  # timed, never refuses
         pending = iter(messages)
 
         async def replay() -> Message:

@@ -1,19 +1,14 @@
-"""Over HTTP: each app under uvicorn on 127.0.0.1, loaded by wrk for a bounded time.
+"""Over HTTP: one uvicorn per configuration on 127.0.0.1, loaded by wrk in turn.
 
-One uvicorn process per configuration (one worker, ``--loop asyncio``, httptools
-if installed else h11, no access log), all started up front and always terminated.
-Each is checked first (a signed POST gets 200 and the body length, an unsigned one
-401), then loaded round-robin with one pre-signed 1 KiB POST re-sent for the whole
-run: fine, because the timestamp stays fresh (max_age 300 s) and no replay cache
-is configured. wrk must see no non-2xx answer and no socket error. Without wrk, a
-bounded httpx client stands in (much slower itself: compare only within a run).
+Each server is checked first (a signed POST gets 200 and the body length; if it
+verifies, an unsigned one 401), then loaded round-robin by wrk with one signed
+1 KiB POST re-sent (fresh for 300 s; no replay cache): wrk must see only 2xx and
+no socket error. Without wrk the servers are still checked, and not loaded.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import http.client
 import importlib.util
 import json
 import os
@@ -24,209 +19,121 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import Any
 
-from _apps import CONFIGS
-from _asgi import Headers, make_body, sign
+import httpx
+from _apps import CONFIGS, make_body, sign
 
-__all__ = ["http_impl", "load_tool", "measure_http"]
-
-HOST = "127.0.0.1"
 HERE = Path(__file__).resolve().parent
-
+CONNECTIONS = 16
+HTTP = "httptools" if importlib.util.find_spec("httptools") else "h11"
 _LUA = """\
 wrk.method = "POST"
-wrk.path = "/echo"
 wrk.body = [==[{body}]==]
 {headers}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'WRKJSON {{"requests": %.0f, "duration_us": %.0f, "non2xx": %.0f, "connect": %.0f, '
-    .. '"read": %.0f, "write": %.0f, "timeout": %.0f, "p50_us": %.1f, "p99_us": %.1f}}\\n',
-    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    'WRKJSON {{"requests": %.0f, "duration_us": %.0f, "errors": %.0f, "p50_us": %.1f, '
+    .. '"p99_us": %.1f}}\\n', summary.requests, summary.duration,
+    e.status + e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
 """
 
 
-def http_impl() -> str:
-    return "httptools" if importlib.util.find_spec("httptools") else "h11"
-
-
-def load_tool() -> str:
-    return "wrk" if shutil.which("wrk") else "httpx"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
+def _cpu_seconds(pid: int) -> float:  # user + system, so far
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Server(NamedTuple):
-    pid: int
-    port: int
-
-
 @contextlib.contextmanager
-def _serve(name: str, log: IO[bytes], env: Mapping[str, str] | None) -> Iterator[Server]:
-    """Run ``_apps:<name>`` under uvicorn until the block ends (always terminated)."""
-    port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", f"_apps:{name}", "--factory"]
-    command += ["--app-dir", str(HERE), "--host", HOST, "--port", str(port), "--workers", "1"]
-    command += ["--no-access-log", "--loop", "asyncio", "--http", http_impl()]
-    command += ["--log-level", "warning", "--timeout-graceful-shutdown", "2"]
-    # cwd: `python -m` puts it first on sys.path; the benchmarks directory holds no
-    # hmac_asgi, so the server imports the same (pinned) copy as run.py does.
-    server = subprocess.Popen(command, stdout=log, stderr=log, cwd=HERE, env=env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"uvicorn {name} exited:\n{log.read().decode()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"uvicorn {name} did not listen on {port} within 30 s")
-            time.sleep(0.1)
-        yield Server(server.pid, port)
-    finally:
-        server.terminate()
+def _serve(name: str) -> Iterator[tuple[int, str]]:
+    """Configuration ``name`` under uvicorn until the block ends: its pid and URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "uvicorn", "_apps:serve", "--factory", "--port", str(port)]
+    command += ["--no-access-log", "--loop", "asyncio", "--http", HTTP, "--log-level", "warning"]
+    env = {**os.environ, "BENCH_CONFIG": name}
+    with tempfile.TemporaryFile() as log:
+        # cwd: the benchmarks directory, on sys.path first for `python -m`, holds no hmac_asgi.
+        server = subprocess.Popen(command, stdout=log, stderr=log, cwd=HERE, env=env)
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+            deadline = time.monotonic() + 30
+            while server.poll() is None and time.monotonic() < deadline:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                    break
+                time.sleep(0.1)
+            else:
+                log.seek(0)
+                raise RuntimeError(f"uvicorn {name} is not serving:\n{log.read().decode()[-2000:]}")
+            yield server.pid, f"http://127.0.0.1:{port}/echo"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
 
 
-def _post(port: int, body: bytes, auth: Headers) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=10)
-    try:
-        headers = {k.decode(): v.decode() for k, v in auth}
-        headers["Content-Type"] = "application/octet-stream"
-        conn.request("POST", "/echo", body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def _check(name: str, port: int, body: bytes) -> None:
-    status, text = _post(port, body, sign(body))
-    assert (status, text) == (200, str(len(body)).encode()), f"{name}: {status} {text[:80]!r}"
-    if CONFIGS[name].signed:
-        status, _ = _post(port, body, [])
+def _check(name: str, url: str, body: bytes) -> None:
+    answer = httpx.post(url, content=body, headers=sign(body))
+    got = (answer.status_code, answer.content)
+    assert got == (200, str(len(body)).encode()), f"{name} over HTTP: {got[0]} {got[1][:80]!r}"
+    if CONFIGS[name].verifies:
+        status = httpx.post(url, content=body).status_code
         assert status == 401, f"{name} over HTTP: unsigned request got {status}, expected 401"
 
 
-def _wrk(port: int, body: bytes, duration: float, connections: int) -> dict[str, float]:
+def _wrk(pid: int, url: str, body: bytes, seconds: float) -> dict[str, float]:
     headers = "\n".join(f'wrk.headers["{k.decode()}"] = "{v.decode()}"' for k, v in sign(body))
-    script = _LUA.format(body=body.decode("ascii"), headers=headers)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
+        lua.write(_LUA.format(body=body.decode("ascii"), headers=headers))
         lua.flush()
-        done = subprocess.run(
-            [
-                *("wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s"),
-                *("--timeout", "5s", "-s", lua.name, f"http://{HOST}:{port}/echo"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=duration + 60,
-            check=True,
-        )
-    line = next(x for x in done.stdout.splitlines() if x.startswith("WRKJSON "))
-    raw = json.loads(line.removeprefix("WRKJSON "))
-    errors = {k: raw[k] for k in ("non2xx", "connect", "read", "write", "timeout") if raw[k]}
-    assert raw["requests"] > 0 and not errors, f"wrk on port {port}: {errors or 'no requests'}"
-    return {
-        "requests": raw["requests"],
-        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
-        "p50_ms": raw["p50_us"] / 1e3,
-        "p99_ms": raw["p99_us"] / 1e3,
-    }
-
-
-async def _httpx_load(port: int, body: bytes, duration: float, workers: int) -> dict[str, float]:
-    import httpx
-
-    headers = {k.decode(): v.decode() for k, v in sign(body)}
-    latencies: list[float] = []
-    statuses: list[int] = []
-    deadline = time.perf_counter() + duration
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        while (start := time.perf_counter()) < deadline:
-            response = await client.post("/echo", content=body, headers=headers)
-            latencies.append(time.perf_counter() - start)
-            statuses.append(response.status_code)
-
-    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=5) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(workers)))
-        elapsed = time.perf_counter() - started
-    bad = sum(s != 200 for s in statuses)
-    assert latencies and not bad, f"httpx load on port {port}: {bad} non-200"
-    cuts = statistics.quantiles(latencies, n=100)
-    return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": cuts[49] * 1e3,
-        "p99_ms": cuts[98] * 1e3,
-    }
+        command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--timeout"]
+        command += ["5s", "-s", lua.name, url]
+        cpu = _cpu_seconds(pid)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+        cpu = _cpu_seconds(pid) - cpu
+    lines = [x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")]
+    assert lines, f"wrk on {url} failed: {done.stderr or done.stdout}"
+    raw = json.loads(lines[0].removeprefix("WRKJSON "))
+    assert raw["requests"] > 0 and not raw["errors"], f"wrk on {url}: {raw}"
+    n = raw["requests"]
+    result = {"requests": n, "rps": n / raw["duration_us"] * 1e6, "server_cpu_us": cpu / n * 1e6}
+    return result | {"p50_ms": raw["p50_us"] / 1e3, "p99_ms": raw["p99_us"] / 1e3}
 
 
 def measure_http(
-    names: Sequence[str],
-    rounds: int,
-    duration: float,
-    connections: int = 16,
-    warmup: float = 1.0,
-    tool: str | None = None,
-    server_env: Mapping[str, str] | None = None,
-    progress: Callable[[str], None] = print,
-) -> dict[str, list[dict[str, float]]]:
-    """Run ``rounds`` interleaved load runs per configuration; one result per run.
-
-    ``tool``: "wrk" or "httpx"; by default wrk when it is on PATH.
-    ``server_env``: uvicorn's environment (default: this process's).
-    """
+    names: Sequence[str], rounds: int, seconds: float, warmup: float
+) -> dict[str, Any] | None:
+    """``rounds`` interleaved wrk runs per configuration, medians of the runs; ``None``
+    when wrk is not installed (after checking every server's answers)."""
     body = make_body(1024)
-    tool = tool or load_tool()
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-
-    def load(server: Server, seconds: float) -> dict[str, float]:
-        cpu = _cpu_seconds(server.pid)
-        if tool == "wrk":
-            result = _wrk(server.port, body, seconds, connections)
-        else:
-            result = asyncio.run(_httpx_load(server.port, body, seconds, connections))
-        # Server CPU per request: less sensitive than req/s to the load generator
-        # and other work competing for the same two cores.
-        result["server_cpu_us"] = (_cpu_seconds(server.pid) - cpu) / result["requests"] * 1e6
-        return result
-
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     with contextlib.ExitStack() as stack:
-        servers = {}
+        servers = {name: stack.enter_context(_serve(name)) for name in names}
+        for name, (_, url) in servers.items():
+            _check(name, url, body)
+        if not shutil.which("wrk"):
+            print("  over HTTP: every server answered as expected; NOT LOADED: wrk is not on PATH")
+            return None
         for name in names:
-            log = stack.enter_context(tempfile.TemporaryFile())
-            servers[name] = stack.enter_context(_serve(name, log, server_env))
-            _check(name, servers[name].port, body)
-            if warmup:
-                load(servers[name], warmup)
+            _wrk(*servers[name], body, warmup)
         for r in range(rounds):
-            turn = r % len(names)
-            for name in [*names[turn:], *names[:turn]]:
-                results[name].append(load(servers[name], duration))
-            progress(f"  http round {r + 1}/{rounds}: {duration:g} s per configuration ({tool})")
-    return results
+            for name in [*names[r % len(names) :], *names[: r % len(names)]]:
+                runs[name].append(_wrk(*servers[name], body, seconds))
+            print(f"  http round {r + 1}/{rounds}: {seconds:g} s per configuration")
+    keys = ("rps", "p50_ms", "p99_ms", "server_cpu_us")
+    return {
+        name: {
+            **{k: statistics.median(run[k] for run in rs) for k in keys},
+            "requests": sum(run["requests"] for run in rs),
+            "runs": rs,
+        }
+        for name, rs in runs.items()
+    }

@@ -1,22 +1,93 @@
-"""The summary as Markdown tables (``results.md``)."""
+"""One run's summary as targets, Markdown tables (``results.md``) and a plot (``results.png``).
+
+The targets are the ones the README's "Benchmarks" section reports against, each
+shown next to the same figure for ``_floor.py``'s sketch from the same run.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import textwrap
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from _apps import CONFIGS, REFERENCE, TIMED
-from _asgi import human_size
-from _targets import Target
+from _apps import CONFIGS, TIMED, human_size
+from _inprocess import HMAC_ONLY
 
-__all__ = ["markdown"]
+KIB, BIG = str(1024), str(16 << 20)
+LABELS = {**{n: c.label for n, c in CONFIGS.items()}, HMAC_ONLY: "HMAC alone"}
+# Colour: what is added to the framework; dashes: the framework.
+COLOURS = {"ours": "tab:blue", "basehttp": "tab:orange", "destiny": "tab:red", HMAC_ONLY: "k"}
+COLOURS |= {"structure": "tab:purple", "floor": "tab:green", "bare": "tab:gray"}
 
-_TIME_COLUMNS = tuple(name for name in TIMED if name not in REFERENCE)
+
+def _style(name: str) -> tuple[str, str]:
+    colour = next(c for key, c in COLOURS.items() if key in name)
+    return colour, ":" if name == HMAC_ONLY else "--" if "fastapi" in name else "-"
+
+
+class Target(NamedTuple):
+    name: str
+    goal: str
+    measured: str
+    passed: bool | None  # None: not measured in this run
+    floor: str = "-"  # the same figure for the floor sketch
+
+    @property
+    def verdict(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "n/a"}[self.passed]
+
+
+GOALS = (  # the targets, in the order of the table
+    ("1 KiB signed POST vs bare Starlette", "<= 1.25x"),
+    ("FastAPI overhead, destiny / ours (1 KiB)", ">= 20x"),
+    ("16 MiB vs (bare Starlette + HMAC alone)", "<= 1.1x"),
+    ("extra memory per body byte over bare Starlette", "<= 1.0x"),
+    ("HTTP req/s vs bare Starlette (1 KiB)", ">= 0.9x"),
+)
+
+
+def targets(summary: dict[str, Any]) -> list[Target]:
+    """The five targets, each against what this run measured."""
+    med, over = summary["inprocess"]["median_us"], summary["inprocess"]["overhead_us"]
+    found: list[tuple[str, bool | None, str]] = []  # measured, passed, floor
+
+    x = {n: med[n][KIB] / med["bare_starlette"][KIB] for n in med}  # 1 KiB, vs bare Starlette
+    floor = f"{x['starlette_floor']:.3f}x (buffer and HMAC only: {x['starlette_structure']:.3f}x)"
+    found.append((f"{x['starlette_ours']:.3f}x", x["starlette_ours"] <= 1.25, floor))
+
+    destiny, ours, sketch = (over[f"fastapi_{n}"][KIB] for n in ("destiny", "ours", "floor"))
+    ratio = destiny / ours if ours > 0 else math.inf  # ours below the noise: a pass
+    measured = f"{ratio:.1f}x" if ours > 0 else "ours below the noise"
+    measured += f" (ours {ours:.1f} us, destiny {destiny:.1f} us)"
+    floor = f"{destiny / sketch:.1f}x (sketch {sketch:.1f} us)" if sketch > 0 else "below noise"
+    found.append((measured, ratio >= 20, floor))
+
+    ratio = med["starlette_ours"][BIG] / (med["bare_starlette"][BIG] + med[HMAC_ONLY][BIG])
+    found.append((f"{ratio:.3f}x", ratio <= 1.1, "-"))
+
+    # Judged with the endpoint that buffers the body: does verifying add a copy?
+    extra = summary["memory"]["extra_ratio"]
+    ratios = {int(size) >> 20: by_name["starlette_ours"] for size, by_name in extra.items()}
+    measured = ", ".join(f"{s} MiB: {r:+.3f}x" for s, r in ratios.items())
+    found.append((measured, max(ratios.values()) <= 1, "-"))
+
+    if http := summary["http"]:
+        bare = http["bare_starlette"]
+
+        def vs_bare(n: str) -> str:
+            cpu = http[n]["server_cpu_us"] - bare["server_cpu_us"]
+            return f"{http[n]['rps'] / bare['rps']:.3f}x ({cpu:+.0f} us server CPU)"
+
+        passed = http["starlette_ours"]["rps"] >= 0.9 * bare["rps"]
+        found.append((vs_bare("starlette_ours"), passed, vs_bare("starlette_floor")))
+    else:
+        found.append(("not measured", None, "-"))
+    return [Target(name, goal, *answer) for (name, goal), answer in zip(GOALS, found, strict=True)]
 
 
 def _t(us: float) -> str:
-    if abs(us) >= 1000:
-        return f"{us / 1000:,.2f} ms"
-    return f"{us:,.1f} µs"
+    return f"{us / 1000:,.2f} ms" if abs(us) >= 1000 else f"{us:,.1f} µs"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -24,224 +95,149 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def _code(m: dict[str, Any], digest_end: str | None) -> str:
-    text = f"- Code: hmac_asgi at commit `{m.get('commit')}`"
-    if m.get("hmac_asgi_modified"):
-        text += " with uncommitted changes"
-    text += f" (sources digest `{m.get('source_digest_start')}`)"
-    if digest_end and digest_end != m.get("source_digest_start"):
-        text += f" — **changed during the run (now `{digest_end}`): results mix two versions**"
-    return text
-
-
-def _machine(m: dict[str, Any], command: str, load_end: Any) -> list[str]:
-    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    load = "/".join(f"{x:.2f}" for x in m["loadavg_start"])
-    load_end = "/".join(f"{x:.2f}" for x in load_end)
-    wrk = m["wrk"].split(" Copyright")[0] if m["wrk"] else "httpx (no wrk)"
-    return [
-        f"- Command: `{command}`",
-        f"- Date: {m['date']}",
-        f"- Machine: `nproc` = {m['nproc']}, CPU: {m['cpu']}, {m['platform']}",
-        f"- Python: {m['python']}; {versions}; load generator: {wrk}",
-        f"- Load average (1/5/15 min) at start {load}, at end {load_end}"
-        " (a shared 2-core machine: other work was running; medians of interleaved rounds)",
-    ]
-
-
-def _targets(targets: list[Target]) -> list[str]:
-    rows = [[t.name, t.goal, t.measured, f"**{t.verdict}**", t.floor or "-"] for t in targets]
-    header = ["target", "goal", "measured", "verdict", "floor sketch, same run"]
-    return [
-        "## Targets",
-        "",
-        *_table(header, rows),
-        "",
-        "The last column is the same figure for `_floor.py`'s sketch (the fewest steps that make"
-        " our checks, in one function; not a product): where the sketch fails too, the"
-        " target is below what a pure-Python verifier reaches on this machine.",
-    ]
-
-
-def _reference(inproc: dict[str, Any]) -> list[str]:
-    """The floors beside ours: ratio to the bare framework and µs above it."""
+def _inprocess(inproc: dict[str, Any]) -> list[str]:
     med, over = inproc["median_us"], inproc["overhead_us"]
-    columns = ["starlette_structure", "starlette_floor", "starlette_ours"]
-    columns += ["fastapi_floor", "fastapi_ours"]
-    columns = [n for n in columns if n in med]
-    rows = []
-    for size in map(str, inproc["sizes"]):
-        if int(size) > 64 * 1024:
-            continue
-        cells = [
-            f"{med[n][size] / med[CONFIGS[n].bare][size]:.2f}x ({over[n][size]:+.1f} µs)"
-            for n in columns
-        ]
-        rows.append([human_size(int(size)), *cells])
+    plan = ", ".join(f"{human_size(int(s))} {n}x{b}" for s, (n, b) in inproc["plan"].items())
+    added = [n for n in TIMED if n in over]
+    times, costs = [], []
+    for size in inproc["plan"]:
+        body, hmac_only = human_size(int(size)), _t(med[HMAC_ONLY][size])
+        cells = [_t(med[n][size]) for n in TIMED]
+        for i, name in enumerate(TIMED):
+            if name in added:
+                cells[i] += f" ({med[name][size] / med[CONFIGS[name].bare][size]:.2f}x)"
+        times.append([body, *cells, hmac_only])
+        ours, destiny = over["fastapi_ours"][size], over["fastapi_destiny"][size]
+        ratio = f"{destiny / ours:.1f}x" if ours > 0 else "ours below noise"
+        costs.append([body, hmac_only, *(_t(over[n][size]) for n in added), ratio])
     return [
-        "## Reference floors (not products)",
-        "",
-        "Ratio to the same framework bare, and the paired median µs above it. *Buffer and"
-        " HMAC only* reads, hashes and replays the body and looks at no header: the least any"
-        " pure-ASGI middleware that verifies the body before the app runs can cost. The *floor"
-        " sketch* adds the checks the wire format requires (three headers, their forms, the"
-        " UUID, freshness, compare) with no structure around them.",
-        "",
-        *_table(["body", *(CONFIGS[n].label for n in columns)], rows),
-    ]
-
-
-def _malloc_note(mmap: str | None) -> str:
-    if mmap is None:
-        return " glibc's mmap threshold was adaptive: 1-16 MiB times depend on allocator history."
-    return (
-        f" glibc's mmap threshold was fixed (`MALLOC_MMAP_THRESHOLD_={mmap}`): every buffer"
-        " that large pays the same fresh-page faults in every configuration and run."
-    )
-
-
-def _inprocess(inproc: dict[str, Any], mmap: str | None) -> list[str]:
-    med, over, hmac_only = inproc["median_us"], inproc["overhead_us"], inproc["hmac_only"]
-    names = [n for n in _TIME_COLUMNS if n in med]
-    rows = []
-    for size in map(str, inproc["sizes"]):
-        row = [human_size(int(size))]
-        for name in names:
-            cell = _t(med[name][size])
-            if CONFIGS[name].bare != name:
-                cell += f" ({med[name][size] / med[CONFIGS[name].bare][size]:.2f}x)"
-            row.append(cell)
-        rows.append([*row, _t(med[hmac_only][size])])
-    header = ["body", *(CONFIGS[n].label for n in names), "HMAC alone"]
-    out = [
         "## In-process: median time per request",
         "",
-        "One asyncio loop, a uvicorn-like scope, the body in fresh 64 KiB `http.request`"
-        " messages, a `send` that discards; every configuration round-robin in each round"
-        " (rounds x requests per size: "
-        + ", ".join(
-            f"{human_size(int(s))} {n}x{inproc['batch'][s]}" for s, n in inproc["rounds"].items()
-        )
-        + "). Ratios are against the same framework bare. Every request was signed"
-        " correctly and every answer asserted 200." + _malloc_note(mmap),
+        "One asyncio loop, a uvicorn-like scope, the body in fresh 64 KiB messages; every"
+        f" configuration in each round (rounds x requests: {plan}); {inproc['requests']:,}"
+        " requests, each answer asserted 200. In brackets: against the same framework bare."
+        " *(reference)*: `_floor.py`, not products (*buffer and HMAC only* reads no header).",
         "",
-        *_table(header, rows),
+        *_table(["body", *(LABELS[n] for n in TIMED), "HMAC alone"], times),
         "",
         "## Verification cost above the bare framework",
         "",
-        "Median over rounds of (configuration - bare framework) in the same round,"
-        " against `hmac.new(key, body, sha256).hexdigest()` over the same bytes.",
+        "Median over rounds of (configuration - its bare framework) in the same round; HMAC"
+        " alone is `hmac.new(key, body, sha256).hexdigest()` over the same bytes.",
         "",
+        *_table(["body", "HMAC alone", *(LABELS[n] for n in added), "destiny ÷ ours"], costs),
     ]
-    rows = []
-    for size in map(str, inproc["sizes"]):
-        h = med[hmac_only][size]
-        ours, f_ours, destiny = (
-            over[n][size] for n in ("starlette_ours", "fastapi_ours", "fastapi_destiny")
-        )
-        rows.append(
-            [
-                human_size(int(size)),
-                _t(h),
-                _t(ours),
-                f"{ours / h:.2f}x",
-                _t(f_ours),
-                _t(destiny),
-                f"{destiny / f_ours:.1f}x" if f_ours > 0 else "ours below noise",
-                _t(over["starlette_basehttp"][size]),
-            ]
-        )
-    header = [
-        "body",
-        "HMAC alone",
-        "Starlette + ours - bare",
-        "÷ HMAC alone",
-        "FastAPI + ours - bare",
-        "FastAPI + destiny - bare",
-        "destiny ÷ ours",
-        "naive BaseHTTP - bare",
-    ]
-    return out + _table(header, rows)
 
 
 def _memory(memory: dict[str, Any]) -> list[str]:
     peak, extra = memory["peak_bytes"], memory["extra_ratio"]
-    cells = [(mode, size) for mode, sizes in peak.items() for size in sizes]
-    names = [n for n in CONFIGS if any(n in peak[m][s] for m, s in cells)]
     rows = []
-    for name in names:
-        row = [
-            CONFIGS[name].label,
-            "-" if CONFIGS[name].bare == name else CONFIGS[CONFIGS[name].bare].label,
-        ]
-        for mode, size in cells:
-            value = peak[mode][size].get(name)
-            ratio = extra.get(mode, {}).get(size, {}).get(name)
-            cell = "-" if value is None else f"{value / 2**20:.1f}"
-            row.append(cell if ratio is None else f"{cell} ({ratio:+.3f}x)")
-        rows.append(row)
-    header = ["configuration", "compared with"]
-    header += [f"{human_size(int(size))} {mode}" for mode, size in cells]
+    for name in [n for n in CONFIGS if n in next(iter(peak.values()))]:
+        cells = [f"{by_name[name] / 2**20:.1f}" for by_name in peak.values()]
+        for i, size in enumerate(peak):
+            if name in extra[size]:
+                cells[i] += f" ({extra[size][name]:+.3f}x)"
+        rows.append([LABELS[name], *cells])
     return [
         "## Peak memory per request (MiB; in brackets: extra over the bare app ÷ body size)",
         "",
-        "One fresh subprocess per cell; `tracemalloc` = peak of Python allocations during the"
-        " request, `rss` = growth of VmHWM over VmRSS before it. The usual endpoint buffers the"
-        " body (`await request.body()`), so bare already holds the chunks plus their join"
-        " (about 2x); the streaming endpoint (`async for chunk in request.stream()`) holds one"
-        " chunk at a time, which shows what verifying before the app runs must buffer.",
+        "`tracemalloc`'s peak during one request. An endpoint that reads the body already holds"
+        " it about twice (chunks and join); the streaming one holds a chunk at a time, which"
+        " shows what verifying before the app runs must buffer.",
         "",
-        *_table(header, rows),
+        *_table(["configuration", *(human_size(int(s)) for s in peak)], rows),
     ]
 
 
 def _http(http: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     rows = []
     for name, r in http.items():
-        # Against the same framework bare (destiny-sdk runs on FastAPI), when measured.
-        bare = http.get(CONFIGS[name].bare)
-        rows.append(
-            [
-                CONFIGS[name].label,
-                f"{r['rps']:,.0f}",
-                f"{r['rps'] / http['bare_starlette']['rps']:.2f}x",
-                f"{r['rps'] / bare['rps']:.2f}x" if bare else "not measured",
-                f"{r['p50_ms']:.2f} ms",
-                f"{r['p99_ms']:.2f} ms",
-                f"{r['server_cpu_us']:.0f} µs",
-                f"{r['server_cpu_us'] - bare['server_cpu_us']:+.0f} µs" if bare else "-",
-                f"{r['requests']:,.0f}",
-            ]
-        )
-    header = ["configuration", "req/s", "vs bare Starlette", "vs its bare framework", "p50"]
-    header += ["p99", "server CPU / request", "above its bare framework", "requests (all 2xx)"]
+        bare = http[CONFIGS[name].bare]
+        cpu = f"{r['server_cpu_us']:.0f} µs ({r['server_cpu_us'] - bare['server_cpu_us']:+.0f})"
+        latency = f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms"
+        rps = f"{r['rps']:,.0f} ({r['rps'] / bare['rps']:.2f}x)"
+        rows.append([LABELS[name], rps, latency, cpu, f"{r['requests']:,.0f}"])
+    header = ["configuration", "req/s (vs its bare framework)", "p50 / p99"]
+    header += ["server CPU / request (above bare)", "requests (all 2xx)"]
     return [
         "## Over HTTP: uvicorn, one 1 KiB signed POST re-sent",
         "",
-        f"uvicorn {meta['uvicorn']} (one worker, `--loop asyncio`, `--http {meta['http']}`,"
-        f" `--no-access-log`) on 127.0.0.1, loaded by {meta['tool']} with {meta['connections']}"
-        f" connections, {meta['rounds']} interleaved runs of {meta['duration']} s each;"
-        " medians of the runs. Client and server share the 2 cores. Server CPU per request"
-        " (user + system time of the uvicorn process ÷ requests) is the steadier measure."
-        " uvicorn runs with glibc's default (adaptive) malloc settings.",
+        f"uvicorn {meta['uvicorn']} (one worker, `--loop asyncio`, `--http {meta['http']}`, no"
+        f" access log) on 127.0.0.1, wrk with {meta['connections']} connections, medians of"
+        f" {meta['rounds']} interleaved run(s) of {meta['seconds']:g} s. Client and server share"
+        " the CPUs: the server's CPU time per request is the steadier measure.",
         "",
         *_table(header, rows),
     ]
 
 
-def markdown(summary: dict[str, Any], targets: list[Target], command: str) -> str:
-    lines = ["# hmac_asgi benchmarks", ""]
-    lines += _machine(summary["machine"], command, summary["loadavg_end"])
-    lines.append(_code(summary["machine"], summary.get("source_digest_end")))
-    lines += ["", *_targets(targets)]
-    if summary.get("inprocess"):
-        mmap = summary["machine"].get("malloc_mmap_threshold")
-        lines += ["", *_inprocess(summary["inprocess"], mmap)]
-        if any(name in summary["inprocess"]["median_us"] for name in REFERENCE):
-            lines += ["", *_reference(summary["inprocess"])]
-    if summary.get("memory"):
-        lines += ["", *_memory(summary["memory"])]
-    if summary.get("http"):
-        lines += ["", *_http(summary["http"], summary["http_meta"])]
-    lines += ["", "![benchmark plot](results.png)", ""]
+def markdown(summary: dict[str, Any], found: list[Target]) -> str:
+    m = summary["machine"]
+    load = " at start, ".join("/".join(f"{x:.2f}" for x in m[k]) for k in ("load", "load_end"))
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    changes = " with uncommitted changes" if m["modified"] else ""
+    malloc = "adaptive: 1-16 MiB times vary with allocator history"
+    if m["mmap_threshold"]:
+        malloc = f"fixed at {m['mmap_threshold']} bytes, so every 1-16 MiB buffer pays page faults"
+    http = ["## Over HTTP: not loaded (no wrk on PATH), each server's answers checked"]
+    http = _http(summary["http"], summary["http_meta"]) if summary["http"] else http
+    rows = [[t.name, t.goal, t.measured, f"**{t.verdict}**", t.floor] for t in found]
+    lines = [
+        "# hmac_asgi benchmarks",
+        "",
+        f"- Command: `{summary['command']}` ({summary['seconds']} s)",
+        f"- Date: {m['date']}; hmac_asgi at commit `{m['commit']}`{changes}",
+        f"- Machine: `nproc` = {m['nproc']}, CPU: {m['cpu']}, {m['platform']}",
+        f"- Python: {m['python']}; {versions}",
+        f"- Load generator: {m['wrk'] or 'none (no wrk)'}; load average (1/5/15 min): {load}"
+        " at end (a shared machine: medians of interleaved rounds)",
+        f"- glibc's mmap threshold, in process: {malloc}",
+        "",
+        "## Targets",
+        "",
+        *_table(["target", "goal", "measured", "verdict", "floor sketch, same run"], rows),
+        "",
+        "Where the floor sketch (`_floor.py`) fails too, pure Python misses the target here.",
+        "",
+        *_inprocess(summary["inprocess"]),
+        "",
+        *_memory(summary["memory"]),
+        "",
+        *http,
+        "",
+        "![benchmark plot](results.png)",
+        "",
+    ]
     return "\n".join(lines)
+
+
+def plot(summary: dict[str, Any], path: Path) -> None:
+    """Time per request and cost above bare (both next to HMAC alone), HTTP throughput."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    inproc, http = summary["inprocess"], summary["http"] or {}
+    fig, axes = plt.subplots(1, 3, figsize=(18, 4.8))
+    sizes = [int(s) for s in inproc["plan"]]
+    x = [max(s, 1) for s in sizes]  # 0 B sits at 1 on the log axis
+    cost = {**inproc["overhead_us"], HMAC_ONLY: inproc["median_us"][HMAC_ONLY]}
+    for ax, series, title in (
+        (axes[0], inproc["median_us"], "Median time per request (in-process), µs"),
+        (axes[1], cost, "Cost above the bare framework (paired median), µs"),
+    ):
+        for name, by_size in series.items():
+            ys = [v if (v := by_size[str(s)]) > 0 else math.nan for s in sizes]  # log axis
+            colour, dashes = _style(name)
+            ax.plot(x, ys, dashes, color=colour, marker="o", ms=3, label=LABELS[name])
+        ax.set(xscale="log", yscale="log", title=title, xlabel="body size")
+        ax.set_xticks(x, [human_size(s) for s in sizes])
+        ax.legend(fontsize=7)
+    rps, colours = [r["rps"] for r in http.values()], [_style(n)[0] for n in http]
+    axes[2].bar(range(len(http)), rps, color=colours)
+    axes[2].set_xticks(range(len(http)), [textwrap.fill(LABELS[n], 16) for n in http], fontsize=7)
+    axes[2].set(title="uvicorn over HTTP, 1 KiB signed POST", ylabel="requests / s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
