@@ -245,11 +245,11 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         secret_key: the secret shared with the server (``str`` is UTF-8 encoded;
             for Standard Webhooks the ``whsec_`` secret).
         client_id: this client's UUID (version 4 or 7), for destiny-sdk's format.
-        scheme, key_id, components, tag: as for :class:`HMACSigningAuth`.
         transport: the transport to wrap; by default an ``httpx.HTTPTransport``
             (sync use) or ``httpx.AsyncHTTPTransport`` (async use), made on first use.
         origins: base URLs to sign for, e.g. ``["https://api.example.com"]``;
             requests elsewhere go out unsigned (and a warning is logged).
+        scheme, key_id, components, tag: as for :class:`HMACSigningAuth`.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
@@ -263,12 +263,12 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         *,
         secret_key: str | bytes,
         client_id: uuid.UUID | str | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        origins: Iterable[str] | None = None,
         scheme: str = "destiny",
         key_id: str | None = None,
         components: Iterable[str] | None = None,
         tag: str | None = None,
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
-        origins: Iterable[str] | None = None,
         clock: Clock = time.time,
     ) -> None:
         if not isinstance(transport, (httpx.BaseTransport, httpx.AsyncBaseTransport, type(None))):

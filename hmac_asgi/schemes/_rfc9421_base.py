@@ -421,33 +421,28 @@ class InputReader:
         return [_full_input(label, member) for label, member in members.items()]
 
 
-def parse_signatures(lines: list[str]) -> dict[str, bytes | None]:
-    """``Signature``'s members: label to signature bytes (``None``: not a byte sequence).
+def _byte_members(lines: list[str], fast: re.Pattern[str]) -> dict[str, bytes | None]:
+    """A dictionary of byte sequences (``None`` for a member that is not one); one
+    canonical member is read by ``fast``.
 
     Raises:
         StructuredFieldError: the field does not parse.
     """
     if len(lines) == 1:
-        match = _SIGNATURE.fullmatch(lines[0])
+        match = fast.fullmatch(lines[0])
         if match is not None and len(match[2]) % 4 == 0:
             return {match[1]: base64.b64decode(match[2])}
     return {
-        label: member[0] if isinstance(member[0], bytes) else None
-        for label, member in parse_dictionary(combine(lines)).items()
+        key: member[0] if isinstance(member[0], bytes) else None
+        for key, member in parse_dictionary(combine(lines)).items()
     }
+
+
+def parse_signatures(lines: list[str]) -> dict[str, bytes | None]:
+    """``Signature``'s members: label to signature bytes (``None``: not a byte sequence)."""
+    return _byte_members(lines, _SIGNATURE)
 
 
 def parse_digests(lines: list[str]) -> dict[str, bytes | None]:
-    """``Content-Digest``'s members: algorithm to digest (``None``: not a byte sequence).
-
-    Raises:
-        StructuredFieldError: the field does not parse.
-    """
-    if len(lines) == 1:
-        match = _DIGEST.fullmatch(lines[0])
-        if match is not None and len(match[2]) % 4 == 0:
-            return {match[1]: base64.b64decode(match[2])}
-    return {
-        name: member[0] if isinstance(member[0], bytes) else None
-        for name, member in parse_dictionary(combine(lines)).items()
-    }
+    """``Content-Digest``'s members: algorithm to digest (``None``: not a byte sequence)."""
+    return _byte_members(lines, _DIGEST)
