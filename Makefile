@@ -30,14 +30,20 @@ unit: $(BIN)/.installed
 
 # destiny-sdk needs Python >= 3.12: a second venv built from pyenv's (or PATH's) 3.12+.
 # Locally, a machine without one says so and skips; under CI it is an error.
+# Beside destiny-sdk, the peers of the other two formats: pyauth's RFC 9421 libraries
+# (http-message-signatures, and requests-http-signature over requests) and the Standard
+# Webhooks reference library. The venv is rebuilt when this list (the Makefile) changes.
+INTEROP_PEERS := 'destiny-sdk>=0.17.6' 'http-message-signatures>=3,<4' \
+	'requests-http-signature>=2,<3' 'standardwebhooks>=1,<2' 'requests>=2.32'
 interop:
 	@py="$$(.ci/find-python 3.12)" || { \
 	    if [ -n "$$CI" ]; then echo "interop: FAILED, no Python >= 3.12 for destiny-sdk" >&2; exit 1; fi; \
 	    echo "interop: SKIPPED, no Python >= 3.12 for destiny-sdk (pyenv install 3.12)"; exit 0; }; \
-	if [ ! -f $(IVENV)/.installed ] || [ pyproject.toml -nt $(IVENV)/.installed ]; then \
+	if [ ! -f $(IVENV)/.installed ] || [ pyproject.toml -nt $(IVENV)/.installed ] \
+	        || [ Makefile -nt $(IVENV)/.installed ]; then \
 	    "$$py" -m venv $(IVENV) && \
 	    $(IVENV)/bin/pip install -q --upgrade pip && \
-	    $(IVENV)/bin/pip install -q -e '.[test]' 'destiny-sdk>=0.17.6' && \
+	    $(IVENV)/bin/pip install -q -e '.[test]' $(INTEROP_PEERS) && \
 	    touch $(IVENV)/.installed; \
 	fi; \
 	$(IVENV)/bin/pytest -m interop $(PYTEST_ARGS)

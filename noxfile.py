@@ -12,9 +12,10 @@ Sessions (each runs ``pytest -m "not interop and not slow"``):
   this session runs the core suite without the framework and example test files.
 - ``newest``: ``.[test]`` upgraded eagerly to the newest releases, on the newest Python.
 
-Interop with destiny-sdk (Python >= 3.12) stays with ``make interop``, the load and
-packaging suite with ``make test-slow``. Virtualenvs are reused between runs (``.nox/``);
-``nox --reuse-venv=no`` rebuilds them.
+Interop with destiny-sdk (Python >= 3.12) and the RFC 9421 and Standard Webhooks peer
+libraries stays with ``make interop`` (their test vectors, which need no peer, are in the
+fast suite); the load and packaging suite with ``make test-slow``. Virtualenvs are reused
+between runs (``.nox/``); ``nox --reuse-venv=no`` rebuilds them.
 """
 
 from __future__ import annotations

@@ -15,8 +15,18 @@ from _helpers import SECRET
 
 INTEROP_DIR = Path(__file__).parent / "interop"
 
-if importlib.util.find_spec("destiny_sdk") is None:
-    # Python < 3.12 has no destiny-sdk: `make interop` runs them in their own venv.
+# What tests/interop imports: destiny-sdk (Python >= 3.12) and the peer libraries of the
+# other two formats. `make interop` installs them all in a venv of its own; elsewhere the
+# folder is not collected (and `make interop` fails when it collects no test at all).
+INTEROP_MODULES = (
+    "destiny_sdk",
+    "http_message_signatures",
+    "requests_http_signature",
+    "standardwebhooks",
+    "requests",
+)
+
+if any(importlib.util.find_spec(name) is None for name in INTEROP_MODULES):
     collect_ignore = ["interop"]
 
 
@@ -26,7 +36,7 @@ def anyio_backend() -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Everything under tests/interop needs destiny-sdk (Python >= 3.12).
+    # Everything under tests/interop needs the interop venv (Python >= 3.12).
     for item in items:
         if INTEROP_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.interop)
@@ -55,6 +65,16 @@ KNOWN_SECRETS = [
     "echo-secret-0123456789abcdef-0123456789abcdef",
     "0123456789ab4def8123456789abcdef",
     "lookup-bytes-secret-0123456789abcdef-0123",
+    "rfc9421-peer-secret-0123456789abcdef-0123",  # interop/test_rfc9421_peers.py
+    "rfc9421-wrong-secret-0123456789abcdef-012",
+    # Test vectors: RFC 9421 B.1.5's key (base64 of the raw key), the Standard Webhooks
+    # spec's secret (test_rfc9421_vectors.py, test_webhooks_vectors.py).
+    "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ",
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    # interop/test_webhooks_peers.py: raw keys (their base64 is the whsec_ text).
+    "webhook-peer-secret-0123456789abcdef-01",
+    "webhook-next-secret-0123456789abcdef-01",
+    "webhook-other-secret-0123456789abcdef-0",
     *sorted(
         {
             case["secret_key"]

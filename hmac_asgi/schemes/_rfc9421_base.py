@@ -241,14 +241,13 @@ def component_value(name: str, params: Params, message: Message) -> str:
             return derive(message)
         if name != "@query-param" or set(params) != {"name"}:
             raise ComponentError("a derived component this server does not know, or parameters")
-            wanted = params.get("name")
-            if not isinstance(wanted, str):
-                raise ComponentError("@query-param without a name")
-            found = [value for key, value in _query_params(message.query) if key == wanted]
-            if len(found) != 1:
-                raise ComponentError("@query-param absent, or given more than once")
-            return found[0]
-        raise ComponentError("a derived component this server does not know")
+        wanted = params["name"]
+        if type(wanted) is not str:
+            raise ComponentError("@query-param's name must be a String")
+        found = [value for key, value in _query_params(message.query) if key == wanted]
+        if len(found) != 1:
+            raise ComponentError("@query-param absent, or given more than once")
+        return found[0]
     lines = message.field(name)
     if lines is None:
         raise ComponentError("a header the request does not carry")
@@ -300,7 +299,10 @@ def signature_base(covered: list[Component], signature_params: str, message: Mes
         seen.add(key)
         lines.append(f"{text}: {component_value(name, params, message)}")
     lines.append(f'"@signature-params": {signature_params}')
-    return "\n".join(lines).encode("ascii")
+    try:
+        return "\n".join(lines).encode("ascii")
+    except UnicodeEncodeError:  # a path, query or Host with bytes beyond ASCII, as sent
+        raise ComponentError("a component value that is not ASCII") from None
 
 
 def component(text: str) -> Component:

@@ -60,6 +60,7 @@ __all__ = [
     "RequestMessage",
     "ScopeMessage",
     "authority",
+    "component",
     "component_value",
     "digest_header",
     "signature_base",
@@ -156,8 +157,9 @@ class MessageSignatureScheme:
         required_components: what a signature must cover, as component identifiers
             (``"@method"``, ``"content-type"``, ``'"@query-param";name="id"'``).
             ``content-digest`` among them means "whenever the request has a body":
-            a body whose digest is not covered is refused. Covered or not required,
-            a ``Content-Digest`` is always checked against the body.
+            a body whose digest is not covered is refused. A covered
+            ``Content-Digest`` is always checked against the body (an uncovered
+            one proves nothing, and is ignored).
         tag: the ``tag`` parameter a signature must carry (an application's own
             label), or ``None`` to accept any.
         require_nonce: refuse signatures without a ``nonce`` parameter.
@@ -266,9 +268,11 @@ class MessageSignatureScheme:
         key_id = params.get("keyid")
         if type(key_id) is not str or not key_id:
             raise failure("missing_parameter", name="keyid")
-        if "alg" in params and params["alg"] != ALGORITHM:
+        alg = params.get("alg")  # a String: a Token spelling the same is not one
+        if alg is not None and (type(alg) is not str or alg != ALGORITHM):
             raise failure("unsupported_algorithm")
-        if self._tag is not None and params.get("tag") != self._tag:
+        tag = params.get("tag")
+        if self._tag is not None and (type(tag) is not str or tag != self._tag):
             raise failure("wrong_tag", tag=self._tag)
         nonce = params.get("nonce")
         if (nonce is not None and type(nonce) is not str) or (self._require_nonce and not nonce):
@@ -277,6 +281,8 @@ class MessageSignatureScheme:
         if "expires" in params and expires is None:
             raise failure("malformed_header", name="Signature-Input")
         have = {name if not p else (name, frozenset(p.items())) for _, name, p in covered}
+        if len(have) != len(covered):  # a component covered twice
+            raise failure("malformed_header", name="Signature-Input")
         if not self._required <= have:  # identity(), inline: on every request
             raise failure("insufficient_coverage", required=self._required_text)
         claim = _Claim(key_id, float(created), signature)
