@@ -742,12 +742,6 @@ def test_requests_http_signature_our_default_policy_over_uvicorn(
     assert len(seen) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="rfc9421.component_value cannot serialize a ;key member (StructuredFieldError"
-    " escapes the middleware): uvicorn answers 500",
-)
 def test_requests_http_signature_digest_member_coverage_over_uvicorn(
     rhs_default_server: tuple[str, list[dict[str, Any]]],
 ) -> None:
