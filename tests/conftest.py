@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from _helpers import SECRET
+from _scheme_helpers import SCHEME_SECRETS
 
 INTEROP_DIR = Path(__file__).parent / "interop"
 
@@ -48,6 +49,7 @@ KNOWN_SECRETS = [
     "dev-only-secret-do-not-use-in-production-0123456789",  # examples/, README
     "rotated-secret-for-timing-0123456789abcdef",  # test_timing.py
     "second-client-secret-0123456789abcdef-01234",  # test_load.py, test_secret_hygiene.py
+    *SCHEME_SECRETS,  # tests/_scheme_helpers.py: RFC 9421 and Standard Webhooks
     *sorted(
         {
             case["secret_key"]
