@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,6 +56,7 @@ from hmac_asgi import (
 )
 from hmac_asgi._cli import main
 from hmac_asgi._mac import MacKey
+from hmac_asgi._sfv import StructuredFieldError
 from hmac_asgi.schemes.rfc9421 import RequestMessage, signature_base
 
 README = Path(__file__).parent.parent / "README.md"
@@ -116,7 +118,7 @@ def check_refused(outcome: Outcome, code: str, detail: str | None = None) -> Non
         assert outcome.json()["detail"] == detail
 
 
-# --- the README's worked example --------------------------------------------------------
+# --- the README's worked example ----------------------------------------------------------
 
 
 class ReadmeExample(NamedTuple):
@@ -189,7 +191,7 @@ async def test_readme_example_passes_the_middleware(skew: int, status: int) -> N
         assert who(response)["hmac"] == ["rfc9421", ex.key_id]
 
 
-# --- round trips through the client -----------------------------------------------------
+# --- round trips through the client -------------------------------------------------------
 
 BODIES = {
     "empty": b"",
@@ -318,7 +320,60 @@ async def test_tag_on_both_sides(kind: str) -> None:
     assert refused.headers["accept-signature"].endswith(';alg="hmac-sha256";tag="orders-app"')
 
 
-# --- what a signature binds -------------------------------------------------------------
+def redirecting(app: Any) -> Any:
+    """Paths /redirect/<status> redirect to /b?hop=2; everything else is ``app``."""
+
+    async def routed(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"].startswith("/redirect/"):
+            start = {"status": int(scope["path"][10:]), "headers": [(b"location", b"/b?hop=2")]}
+            await send({"type": "http.response.start", **start})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    return routed
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [307, 308, 303])
+async def test_transport_signs_each_redirect_hop(status: int) -> None:
+    """Every hop is signed for its own method and path (RFC 9421 binds them)."""
+    seen: list[dict[str, str]] = []
+    app = HMACMiddleware(
+        redirecting(capturing(who_app, seen)),
+        schemes=[scheme()],
+        replay_cache=MemoryReplayCache(clock=lambda: NOW),
+        clock=lambda: NOW,
+    )
+    async with async_client("transport", app) as client:
+        response = await client.post(f"/redirect/{status}", content=b"kept", follow_redirects=True)
+    assert who(response)["body_len"] == (0 if status == 303 else 4)
+    assert [r.status_code for r in response.history] == [status]
+
+
+@pytest.mark.anyio
+@KINDS
+@pytest.mark.parametrize("skew", [-1000, 1000], ids=["behind", "ahead"])
+async def test_a_skewed_client_clock_is_corrected_from_date(kind: str, skew: int) -> None:
+    """A 401 for the clock with a Date far from ours: re-signed once with the server's time."""
+    calls: list[dict[str, str]] = []
+
+    async def dated(scope: Any, receive: Any, send: Any) -> None:
+        async def send_dated(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                date = formatdate(NOW, usegmt=True).encode()
+                message = {**message, "headers": [*message["headers"], (b"date", date)]}
+            await send(message)
+
+        await guard(capturing(who_app, calls))(scope, receive, send_dated)
+
+    async with async_client(kind, dated, clock=lambda: NOW + skew) as client:
+        response = await client.post("/orders", content=b"late")
+    assert who(response)["body_len"] == 4
+    assert len(calls) == 1  # only the re-signed request reached the app
+
+
+# --- what a signature binds ---------------------------------------------------------------
 
 SIGNED_URL = "https://orders.example/orders?dry=1&page=2"
 SIGNED_BODY = b'{"sku": "A-1", "qty": 2}'
@@ -452,7 +507,69 @@ async def test_path_is_signed_as_sent_never_decoded(signed: str, sent: bytes, st
     assert outcome.status == status
 
 
-# --- the policy -------------------------------------------------------------------------
+# component, edit of the server's scope (None: none), expected code after the edit
+DEFAULT = ["@method", "@authority", "@path", "@query", "content-digest"]
+COMPONENTS: list[tuple[str, Callable[[dict[str, Any]], None] | None, str | None]] = [
+    ('"@scheme"', lambda s: s.update(scheme="http"), "invalid_signature"),
+    ('"@target-uri"', lambda s: s.update(scheme="http"), "invalid_signature"),
+    ('"@request-target"', None, None),
+    (
+        '"@query-param";name="page"',
+        lambda s: s.update(query_string=b"dry=1&page=3"),
+        "invalid_signature",
+    ),
+    (
+        '"@query-param";name="dry"',
+        lambda s: s.update(query_string=b"dry=1&dry=1&page=2"),
+        "unsupported_component",
+    ),
+    ('"content-type"', set_header(b"content-type", b"text/plain"), "invalid_signature"),
+    ('"x-trace";bs', set_header(b"x-trace", b"t-2"), "invalid_signature"),
+    (
+        '"content-digest";sf',
+        set_header(b"content-digest", d512(SIGNED_BODY).encode()),
+        "invalid_signature",
+    ),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("component", "edit", "code"), COMPONENTS, ids=[case[0] for case in COMPONENTS]
+)
+async def test_every_supported_component_round_trips(
+    component: str, edit: Callable[[dict[str, Any]], None] | None, code: str | None
+) -> None:
+    """Each derived component and field parameter we support signs, verifies, and binds."""
+    headers = rfc_headers(
+        "POST", SIGNED_URL, SIGNED_BODY, headers=SIGNED_HEADERS, components=[*DEFAULT, component]
+    )
+    assert component in headers["Signature-Input"]
+    scope = scope_for("POST", SIGNED_URL, {**SIGNED_HEADERS, **headers})
+    assert (await verify(scope, SIGNED_BODY)).status == 200
+    if edit is not None:
+        edit(scope)
+        outcome = await verify(scope, SIGNED_BODY)
+        assert (outcome.status, outcome.json()["code"]) == (401, code)
+
+
+@pytest.mark.anyio
+async def test_a_field_sent_on_several_lines_is_one_value() -> None:
+    """A covered field's lines are joined with ", ", as the signer saw them combined."""
+    url = "http://orders.test/orders"
+    headers = rfc_headers(
+        "GET",
+        url,
+        headers={"Accept": "text/plain, application/json"},
+        components=[*DEFAULT, "accept"],
+    )
+    lines = [(b"accept", b"text/plain"), (b"accept", b"application/json"), *raw(headers)]
+    assert (await verify(scope_for("GET", url, lines))).status == 200
+    swapped = [(b"accept", b"application/json"), (b"accept", b"text/plain"), *raw(headers)]
+    assert (await verify(scope_for("GET", url, swapped))).status == 401
+
+
+# --- the policy ---------------------------------------------------------------------------
 
 
 class Case(NamedTuple):
@@ -667,7 +784,7 @@ async def test_unsigned_body_is_allowed_when_the_policy_does_not_ask() -> None:
     assert outcome.app_body == b"xx"
 
 
-# --- malformed headers ------------------------------------------------------------------
+# --- malformed headers --------------------------------------------------------------------
 
 ZERO = base64.b64encode(bytes(32)).decode()
 MALFORMED_URL = "http://orders.test/orders?id=7"
@@ -870,7 +987,7 @@ async def test_signature_headers_split_over_several_lines_are_one_field() -> Non
     assert outcome.status == 200
 
 
-# --- several signatures -----------------------------------------------------------------
+# --- several signatures -------------------------------------------------------------------
 
 SEVERAL_URL = "http://orders.test/orders?id=7"
 
@@ -939,7 +1056,7 @@ async def test_with_a_lookup_the_first_signature_meeting_the_policy_decides() ->
     assert outcome.status == 200
 
 
-# --- keys -------------------------------------------------------------------------------
+# --- keys ---------------------------------------------------------------------------------
 
 
 @pytest.mark.anyio
@@ -1059,7 +1176,7 @@ async def test_key_lookup_ttl_caches_answers(ttl: float, pause: float, lookups: 
         assert asked == [key_id] * lookups
 
 
-# --- replay -----------------------------------------------------------------------------
+# --- replay -------------------------------------------------------------------------------
 
 
 @pytest.mark.anyio
@@ -1086,7 +1203,7 @@ async def test_replay_refused_and_a_resigned_request_passes() -> None:
     assert outcome.status == 200
 
 
-# --- Content-Digest ---------------------------------------------------------------------
+# --- Content-Digest -----------------------------------------------------------------------
 
 BODY = b'{"sku": "A-1"}'
 
@@ -1146,7 +1263,7 @@ async def test_digest_present_but_not_covered_is_an_unsigned_body() -> None:
     check_refused(await verify(scope, BODY), "unsigned_body")
 
 
-# --- WebSocket --------------------------------------------------------------------------
+# --- WebSocket ----------------------------------------------------------------------------
 
 
 def ws_scope(url: str, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
@@ -1223,7 +1340,7 @@ async def test_websocket_handshake_refused_before_accept(
         assert outcome.sent[0]["code"] == 1008
 
 
-# --- proxies ----------------------------------------------------------------------------
+# --- proxies ------------------------------------------------------------------------------
 
 
 @pytest.mark.anyio
@@ -1266,7 +1383,7 @@ def test_behind_uvicorn_root_path() -> None:
     assert (skipped.status_code, skipped.json()["code"]) == (401, "invalid_signature")
 
 
-# --- the command line -------------------------------------------------------------------
+# --- the command line ---------------------------------------------------------------------
 
 SIGN = ["sign", "--scheme", "rfc9421", "--secret-env", "RFC_SECRET", "--key-id", KEY_ID]
 
@@ -1383,7 +1500,25 @@ def test_cli_usage_errors(
     assert "Traceback" not in err
 
 
-# --- construction ----------------------------------------
+@pytest.mark.anyio
+@pytest.mark.xfail(
+    strict=True,
+    reason="_cli.py:137 signs --url when both are given, while _curl() (_cli.py:144) targets"
+    " --curl: the printed command is refused; it should refuse the pair or sign --curl's URL",
+)
+async def test_cli_url_and_curl_never_disagree(cli: Callable[..., tuple[int, str, str]]) -> None:
+    """``--url A --curl B``: a usage error, or a command whose request to B verifies."""
+    one, two = "http://orders.test/one", "http://orders.test/two"
+    status, out, _ = cli(*SIGN, "--url", one, "--curl", two, "--timestamp", str(NOW))
+    if status == 2:
+        return
+    words = shlex.split(out)
+    headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+    assert words[-1] == two
+    assert (await send_signed("GET", two, headers, b"")).status_code == 200
+
+
+# --- construction -------------------------------------------------------------------------
 
 
 async def no_lookup(key_id: str) -> None:
@@ -1423,7 +1558,7 @@ def test_bad_configuration_fails_at_construction(
     assert RFC_SECRET not in str(caught.value)
 
 
-# --- known bugs (strict xfails: each passes once the bug is fixed) ----------
+# --- known bugs (strict xfails: each passes once the bug is fixed) ------------------------
 
 
 @pytest.mark.anyio
@@ -1475,6 +1610,52 @@ def test_non_ascii_host_over_uvicorn_is_a_401() -> None:
             while chunk := sock.recv(65536):
                 answer += chunk
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:80]
+
+
+@pytest.mark.anyio
+@pytest.mark.xfail(
+    strict=True,
+    raises=StructuredFieldError,
+    reason="component_value() serializes a ;key member as serialize_dictionary({'': value})[1:]"
+    " (rfc9421.py:253), and '' is not a valid key (_sfv.py:283): our signer cannot sign ;key",
+)
+async def test_key_parameter_signs_and_verifies() -> None:
+    """Our signer covers ``"content-digest";key="sha-256"`` and the middleware verifies it."""
+    components = [*DEFAULT, '"content-digest";key="sha-256"']
+    headers = rfc_headers("POST", SIGNED_URL, SIGNED_BODY, components=components)
+    scope = scope_for("POST", SIGNED_URL, headers)
+    assert (await verify(scope, SIGNED_BODY)).status == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.xfail(
+    strict=True,
+    raises=StructuredFieldError,
+    reason="the same serialize_dictionary({'': ...}) (rfc9421.py:253) raises StructuredFieldError,"
+    " which parse() does not catch (rfc9421.py:466-468): any request covering a ;key"
+    " component, signed or not, is a 500",
+)
+@pytest.mark.parametrize("signature", ["correct", "forged"])
+async def test_key_parameter_in_a_request_is_never_a_500(signature: str) -> None:
+    """A request covering ``;key`` is verified (RFC 9421 2.1.2: the member's value alone)."""
+    url = "http://orders.test/orders"
+    member = f'("@method" "@path" "content-digest";key="sha-256");created={NOW};keyid="{KEY_ID}"'
+    digest = d256(BODY)
+    base = (
+        '"@method": POST\n"@path": /orders\n'
+        f'"content-digest";key="sha-256": {digest.removeprefix("sha-256=")}\n'
+        f'"@signature-params": {member}'
+    ).encode()
+    secret = RFC_SECRET if signature == "correct" else RFC_OTHER_SECRET
+    mac = hmac.new(secret.encode(), base, hashlib.sha256).digest()
+    headers = {
+        "Content-Digest": digest,
+        "Signature-Input": f"sig1={member}",
+        "Signature": f"sig1=:{base64.b64encode(mac).decode()}:",
+    }
+    policy = scheme(required_components=["@method", "@path"])
+    outcome = await verify(scope_for("POST", url, headers), BODY, using=policy)
+    assert outcome.status == (200 if signature == "correct" else 401)
 
 
 @pytest.mark.anyio
