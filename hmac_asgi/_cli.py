@@ -123,6 +123,8 @@ def _sign(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     # The same rule the middleware applies to X-Request-Timestamp.
     if args.timestamp is not None and not is_timestamp(args.timestamp):
         parser.error("--timestamp must be a plain decimal like 1732838400.5")
+    if args.url is not None and args.curl is not None:
+        parser.error("give the URL once: --url, or --curl (which prints the command for it)")
     if args.scheme == "destiny" and args.client_id is None:
         parser.error("the destiny scheme needs --client-id")
     if args.scheme == "rfc9421" and (args.key_id is None or (args.url or args.curl) is None):

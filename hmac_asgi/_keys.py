@@ -49,7 +49,7 @@ def _secret_bytes(item: object, what: str) -> bytes:
     raise TypeError(f"{what} must be a str, bytes or a list of them, not {type_name(item)}")
 
 
-def mac_keys(value: object, what: str) -> tuple[MacKey, ...]:
+def mac_keys(value: object, what: str, weak_below: int = MIN_SECRET_BYTES) -> tuple[MacKey, ...]:
     """Validate one key id's secret(s) (str is UTF-8 encoded, bytes taken as they are).
 
     Raises:
@@ -66,9 +66,9 @@ def mac_keys(value: object, what: str) -> tuple[MacKey, ...]:
         key = _secret_bytes(item, what)
         if not key:
             raise ValueError(f"{what} is empty: an empty secret would let anyone sign")
-        if len(key) < MIN_SECRET_BYTES:
+        if len(key) < weak_below:
             warnings.warn(
-                f"{what} is {len(key)} bytes; use at least {MIN_SECRET_BYTES} random "
+                f"{what} is {len(key)} bytes; use at least {weak_below} random "
                 "bytes (`hmac-asgi keygen` makes one)",
                 WeakSecretWarning,
                 stacklevel=4,
@@ -94,6 +94,7 @@ class KeyRing(Generic[K]):
         names: the argument errors name, e.g. ``client_secrets`` (``lookup_ttl`` is
             its ``_ttl``, e.g. ``secret_lookup_ttl``).
         labels: how errors may show a table entry's key id (by default: by position).
+        weak_below: secrets shorter than this many bytes warn (``WeakSecretWarning``).
         clock: monotonic seconds, for the lookup cache; injectable for tests.
 
     Rotation: the first secret of a list is the current one, the others are
@@ -112,6 +113,7 @@ class KeyRing(Generic[K]):
         lookup_ttl: float = 0.0,
         names: str = "secrets",
         labels: Mapping[K, str] | None = None,
+        weak_below: int = MIN_SECRET_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lookup_ttl = number(f"{names}_ttl", lookup_ttl, exclusive=False)
@@ -125,14 +127,14 @@ class KeyRing(Generic[K]):
         # order and the front is always the next to go.
         self._cache: OrderedDict[K, tuple[float, Keys]] = OrderedDict()
         if shared is not None:
-            self._others = (mac_keys(shared, names), True)  # every key id is "known"
+            self._others = (mac_keys(shared, names, weak_below), True)  # every key id is known
         elif table is not None:
             keys = {}
             for position, (key_id, value) in enumerate(table.items(), 1):
                 # Entries are named by position unless the scheme says a key id is safe to
                 # show: in a mapping written the wrong way round it is a secret.
                 label = (labels or {}).get(key_id) or f"number {position}"
-                keys[key_id] = mac_keys(value, f"{names}[{label}]")
+                keys[key_id] = mac_keys(value, f"{names}[{label}]", weak_below)
             # Every key id, known or not, is checked against as many keys as the one
             # with the most (padded with the throwaway key, which never matches).
             # Otherwise a key id mid-rotation costs two HMACs and an unknown one a

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from _helpers import SECRET
+from _scheme_helpers import SCHEME_SECRETS
 
 INTEROP_DIR = Path(__file__).parent / "interop"
 
@@ -75,6 +76,7 @@ KNOWN_SECRETS = [
     "webhook-peer-secret-0123456789abcdef-01",
     "webhook-next-secret-0123456789abcdef-01",
     "webhook-other-secret-0123456789abcdef-0",
+    *SCHEME_SECRETS,  # tests/_scheme_helpers.py: RFC 9421 and Standard Webhooks
     *sorted(
         {
             case["secret_key"]

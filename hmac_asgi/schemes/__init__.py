@@ -130,7 +130,8 @@ class Signer(Protocol):
 
     @property
     def header_names(self) -> tuple[str, ...]:
-        """Every header it sets: a request it does not sign must carry none of them."""
+        """The headers that carry its signature (a ``Content-Digest`` it may also set is
+        not one): a request it does not sign must carry none of them."""
 
     def headers(self, request: httpx.Request, timestamp: float | str) -> dict[str, str]:
         """The headers that sign ``request`` (body already read) at ``timestamp``."""

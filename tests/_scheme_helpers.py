@@ -1,0 +1,192 @@
+"""Helpers for the RFC 9421 and Standard Webhooks tests: secrets, signing, scopes, an app.
+
+RFC 9421 requests are signed with the package's own signer (``MessageSigner``), or,
+for signatures no well-behaved signer makes, by hand: the package's signature base
+MAC'd with the standard library's ``hmac``. Webhook deliveries are signed with the
+standard library alone, as the spec writes it, so the two halves are checked
+against each other rather than against themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+from _asgi import Outcome, chunks, drive, http_scope
+
+from hmac_asgi.schemes.rfc9421 import (
+    ComponentError,
+    MessageSigner,
+    RequestMessage,
+    signature_base,
+)
+
+NOW = 1_800_000_000  # the clock every middleware here is given
+
+KEY_ID = "orders-key-1"
+RFC_SECRET = "rfc9421-secret-0123456789abcdef-0123456789"
+RFC_OLD_SECRET = "rfc9421-old-secret-0123456789abcdef-01234"
+RFC_OTHER_SECRET = "rfc9421-other-secret-0123456789abcdef-0123"
+
+WEBHOOK_KEY = b"webhook-key-0123456789abcdef-012345"  # the raw MAC key
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
+WEBHOOK_OLD_KEY = b"webhook-old-key-0123456789abcdef-01"
+WEBHOOK_OLD_SECRET = "whsec_" + base64.b64encode(WEBHOOK_OLD_KEY).decode()
+
+# For conftest.KNOWN_SECRETS: every log record is scanned for these (and encodings).
+SCHEME_SECRETS = [
+    RFC_SECRET,
+    RFC_OLD_SECRET,
+    RFC_OTHER_SECRET,
+    WEBHOOK_KEY.decode(),
+    WEBHOOK_OLD_KEY.decode(),
+]
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def raw(headers: Mapping[str, str]) -> Headers:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+# --- RFC 9421 ------------------------------------------------------------------------
+
+
+def rfc_request(
+    method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> httpx.Request:
+    return httpx.Request(method, url, content=body, headers=headers)
+
+
+def rfc_headers(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    headers: Mapping[str, str] | None = None,
+    created: int = NOW,
+    secret: str | bytes = RFC_SECRET,
+    key_id: str = KEY_ID,
+    **signer: Any,
+) -> dict[str, str]:
+    """The signing headers our signer sets for this request, signed at ``created``."""
+    request = rfc_request(method, url, body, headers)
+    return MessageSigner(secret, key_id, **signer).headers(request, created)
+
+
+def hand_signed(
+    request: httpx.Request, member: str, *, secret: str = RFC_SECRET, label: str = "sig1"
+) -> dict[str, str]:
+    """``Signature-Input: <label>=<member>`` and the ``Signature`` a correct signer would
+    send for it (or a dummy one, when no signature base can be built for ``member``)."""
+    from hmac_asgi._sfv import parse_dictionary, serialize_inner_list, serialize_item
+
+    covered, params = parse_dictionary(f"{label}={member}")[label]
+    components = [(serialize_item(item), str(item[0]), item[1]) for item in covered]
+    try:
+        base = signature_base(
+            components, serialize_inner_list((covered, params)), RequestMessage(request)
+        )
+        mac = hmac.new(secret.encode(), base, hashlib.sha256).digest()
+    except ComponentError:
+        mac = b"\0" * 32
+    return {
+        "Signature-Input": f"{label}={member}",
+        "Signature": f"{label}=:{base64.b64encode(mac).decode()}:",
+    }
+
+
+def joined(*signatures: Mapping[str, str]) -> dict[str, str]:
+    """Several signatures in one request: their members joined in order, per header."""
+    return {
+        name: ", ".join(sig[name] for sig in signatures)
+        for name in ("Signature-Input", "Signature")
+    }
+
+
+def scope_for(
+    method: str, url: str, headers: Headers | Mapping[str, str], **extra: Any
+) -> dict[str, Any]:
+    """The scope an ASGI server builds for ``method url``: ``Host`` from the URL first,
+    then ``headers``; ``path`` decoded, ``raw_path`` as sent."""
+    u = httpx.URL(url)
+    raw_path = u.raw_path.partition(b"?")[0]
+    listed = raw(headers) if isinstance(headers, Mapping) else list(headers)
+    scope = http_scope(
+        [(b"host", u.netloc), *listed],
+        path=unquote(raw_path.decode("ascii")),
+        method=method,
+        scheme=u.scheme,
+        raw_path=raw_path,
+        query_string=u.query,
+    )
+    scope.update(extra)
+    return scope
+
+
+async def run(app: Any, scope: dict[str, Any], body: bytes = b"", size: int = 0) -> Outcome:
+    """Drive ``app`` (a middleware around ``recording``'s app) once; ``size`` chunks the body."""
+    outcome = Outcome()
+    await drive(app, scope, chunks(body, size or len(body) or 1), outcome)
+    return outcome
+
+
+# --- Standard Webhooks ---------------------------------------------------------------
+
+
+def webhook_signature(key: bytes, msg_id: str, timestamp: int | str, body: bytes) -> str:
+    """``v1,<base64>``, computed as the spec writes it, with the standard library."""
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def webhook_headers(
+    body: bytes = b"",
+    *,
+    key: bytes = WEBHOOK_KEY,
+    msg_id: str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
+    timestamp: int | str = NOW,
+) -> dict[str, str]:
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": webhook_signature(key, msg_id, timestamp, body),
+    }
+
+
+# --- an app that says who signed -----------------------------------------------------
+
+
+async def who_app(scope: Any, receive: Any, send: Any) -> None:
+    """Raw ASGI: JSON with ``scope["state"]["hmac"]``, the webhook id and the body length,
+    then a newline and the body it read."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    state = scope.get("state", {})
+    verified = state.get("hmac")
+    payload = {
+        "hmac": None if verified is None else [verified.scheme, str(verified.key_id)],
+        "webhook_id": state.get("webhook_id"),
+        "client_id": str(state.get("hmac_client_id")),
+        "body_len": len(body),
+    }
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(payload).encode() + b"\n" + body})
+
+
+def who(response: httpx.Response) -> dict[str, Any]:
+    """What ``who_app`` answered (asserting it was reached)."""
+    assert response.status_code == 200, response.text
+    head, _, _ = response.content.partition(b"\n")
+    result: dict[str, Any] = json.loads(head)
+    return result
