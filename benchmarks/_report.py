@@ -44,6 +44,9 @@ GOALS = (  # the targets, in the order of the table
     ("16 MiB vs (bare Starlette + HMAC alone)", "<= 1.1x"),
     ("extra memory per body byte over bare Starlette", "<= 1.0x"),
     ("HTTP req/s vs bare Starlette (1 KiB)", ">= 0.9x"),
+    ("RFC 9421 overhead / destiny-sdk format's (1 KiB)", "<= 2x"),
+    ("http-message-signatures verify / our RFC 9421 overhead", ">= 8x"),
+    ("Standard Webhooks overhead / destiny-sdk format's", "<= 1.3x"),
 )
 
 
@@ -83,6 +86,22 @@ def targets(summary: dict[str, Any]) -> list[Target]:
         found.append((vs_bare("starlette_ours"), passed, vs_bare("starlette_floor")))
     else:
         found.append(("not measured", None, "-"))
+
+    schemes = summary["schemes"]
+    cost, peer = schemes["overhead_us"], schemes["median_us"]
+    rfc, hooks, destiny_cost = cost["rfc9421"], cost["webhooks"], cost["destiny"]
+    found.append(
+        (
+            f"{rfc / destiny_cost:.2f}x ({rfc:.1f} vs {destiny_cost:.1f} us)",
+            rfc <= 2 * destiny_cost,
+            "-",
+        )
+    )
+    pyauth = peer["pyauth_verify"]
+    found.append((f"{pyauth / rfc:.1f}x ({pyauth:.1f} vs {rfc:.1f} us)", pyauth >= 8 * rfc, "-"))
+    found.append(
+        (f"{hooks / destiny_cost:.2f}x ({hooks:.1f} us)", hooks <= 1.3 * destiny_cost, "-")
+    )
     return [Target(name, goal, *answer) for (name, goal), answer in zip(GOALS, found, strict=True)]
 
 
@@ -171,6 +190,26 @@ def _http(http: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def _schemes(schemes: dict[str, Any]) -> list[str]:
+    from _schemes import LABELS as SCHEME_LABELS
+
+    med, over = schemes["median_us"], schemes["overhead_us"]
+    rows = [[SCHEME_LABELS[n], _t(med[n]), _t(over[n])] for n in ("destiny", "rfc9421", "webhooks")]
+    rows += [
+        [SCHEME_LABELS[n], _t(med[n]), "(no framework)"] for n in SCHEME_LABELS if n not in over
+    ]
+    return [
+        "## Three wire formats, and the peers' verifiers (1 KiB POST)",
+        "",
+        f"Starlette + `HMACMiddleware`, one format each, signed afresh every round by the"
+        f" package's signers ({schemes['rounds']} rounds x {schemes['batch']} requests);"
+        f" bare Starlette {_t(med['bare'])}. The peers' own verifiers are called directly on"
+        " the same signed requests, in the same rounds.",
+        "",
+        *_table(["", "median per request", "above bare Starlette"], rows),
+    ]
+
+
 def markdown(summary: dict[str, Any], found: list[Target]) -> str:
     m = summary["machine"]
     load = " at start, ".join("/".join(f"{x:.2f}" for x in m[k]) for k in ("load", "load_end"))
@@ -200,6 +239,8 @@ def markdown(summary: dict[str, Any], found: list[Target]) -> str:
         "Where the floor sketch (`_floor.py`) fails too, pure Python misses the target here.",
         "",
         *_inprocess(summary["inprocess"]),
+        "",
+        *_schemes(summary["schemes"]),
         "",
         *_memory(summary["memory"]),
         "",

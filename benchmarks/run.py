@@ -35,6 +35,7 @@ except ImportError as exc:
 from _http_load import CONNECTIONS, HTTP, measure_http
 from _inprocess import measure, measure_memory
 from _report import markdown, plot, targets
+from _schemes import measure_schemes
 
 HERE = Path(__file__).resolve().parent
 MIB = 1 << 20
@@ -51,12 +52,14 @@ FULL = {
     "warmup": 3,
     "memory": ([*TIMED, *STREAMING], (16 * MIB, 100 * MIB)),
     "http": (3, 10.0, 2.0),
+    "schemes": (61, 200),
 }
 QUICK = {
     "plan": dict(zip(SIZES, [(5, 20), (5, 20), (5, 5), (5, 2), (5, 1)], strict=True)),
     "warmup": 1,
     "memory": (["bare_starlette", "starlette_ours", *STREAMING], (16 * MIB,)),
     "http": (1, 2.0, 1.0),
+    "schemes": (3, 20),
 }
 
 
@@ -108,6 +111,8 @@ def main() -> None:
     summary: dict[str, Any] = {"command": command, "machine": machine}
     print("in-process, interleaved:")
     summary["inprocess"] = asyncio.run(measure(TIMED, settings["plan"], settings["warmup"]))
+    print("three wire formats:")
+    summary["schemes"] = asyncio.run(measure_schemes(*settings["schemes"]))
     print("peak memory per request:")
     summary["memory"] = asyncio.run(measure_memory(*settings["memory"]))
     print("over HTTP:")
