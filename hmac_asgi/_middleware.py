@@ -214,8 +214,8 @@ class HMACMiddleware:
                 if tail is not None:
                     body.append(bytes(tail))
             verifier.verify(claim, check)
-            if verifier.replay is not None:
-                await verifier.record(claim)
+            if verifier.replay is not None and (pending := verifier.record(claim)) is not None:
+                await pending
         except AuthException as exc:
             await self._refuse(scope, send, exc, verifier, claim)
             return

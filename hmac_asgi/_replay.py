@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
@@ -38,19 +38,19 @@ class ReplayCacheUnavailable(Exception):
 
 
 class MemoryReplayCache:
-    """In-process replay cache: bounded, O(1) amortised per request.
+    """In-process replay cache: a dict, bounded, O(1) per request.
 
     Entries expire on the wall clock, the clock freshness is judged by (give the
     cache the same ``clock`` as the middleware): a wall clock stepping back
     keeps an entry longer, never shorter, than the window it guards.
 
     Each key is kept until ``max(now + ttl, latest expiry so far)``: at least as
-    long as asked, sometimes a little longer, and in exactly the order it was
-    inserted. So the entries sit in an insertion-ordered dict that is also
-    sorted by expiry; expired ones are purged from the front on every call, and
-    when the cache is full the front one (the soonest to expire) is evicted.
-    ``add_once`` never awaits between its check and its insert, so concurrent
-    requests on one event loop cannot both see a key as new.
+    long as asked, sometimes a little longer, and so in exactly the order it was
+    inserted. The keys sit in a dict (key to expiry) and, in that order, in a
+    queue; expired ones are purged from the front of the queue, and when the
+    cache is full the front one (the soonest to expire) is evicted. ``add_once``
+    never awaits between its check and its insert, so concurrent requests on one
+    event loop cannot both see a key as new.
 
     Limits: it covers **one process**. With several workers or machines, each
     has its own memory and a request replayed to another worker passes; use
@@ -60,7 +60,7 @@ class MemoryReplayCache:
     peak requests per ``2 * max_age + body_timeout``.
 
     Parameters:
-        max_entries: how many signatures to remember at most (about 200 bytes
+        max_entries: how many signatures to remember at most (about 250 bytes
             each).
         clock: seconds since the epoch (``time.time``); injectable for tests.
 
@@ -69,16 +69,17 @@ class MemoryReplayCache:
         ValueError: ``max_entries`` < 1.
     """
 
-    __slots__ = ("_clock", "_entries", "_last_expiry", "_max_entries")
+    __slots__ = ("_clock", "_entries", "_last_expiry", "_max_entries", "_order")
 
     def __init__(self, max_entries: int = 100_000, clock: Callable[[], float] = time.time) -> None:
         self._max_entries = number("max_entries", max_entries, integer=True, minimum=1)
         if not callable(clock):
             raise TypeError("clock must be a callable returning seconds since the epoch")
         self._clock = clock
-        # A plain dict would do for the ordering, but popping its first item is
-        # O(deleted slots) until the next resize; OrderedDict pops it in O(1).
-        self._entries: OrderedDict[str, float] = OrderedDict()
+        self._entries: dict[str, float] = {}  # key -> expiry
+        # (expiry, key) in insertion order, which is expiry order: the front goes first.
+        # (A dict's first item is O(deleted slots) to find; a deque's is O(1).)
+        self._order: deque[tuple[float, str]] = deque()
         self._last_expiry = -math.inf
 
     @property
@@ -95,19 +96,28 @@ class MemoryReplayCache:
         Raises:
             ValueError: ``ttl`` is not a finite number > 0.
         """
+        return self.add(key, ttl)
+
+    def add(self, key: str, ttl: float) -> bool:
+        """:meth:`add_once` without the ``await`` (the middleware calls this one directly).
+
+        Raises:
+            ValueError: ``ttl`` is not a finite number > 0.
+        """
         if not 0.0 < ttl < math.inf:  # NaN too
             number("ttl", ttl)  # raises, saying why
         now = self._clock()
-        entries = self._entries
-        while entries:
-            first, expiry = next(iter(entries.items()))
-            if expiry > now:
-                break
-            del entries[first]
+        entries, order = self._entries, self._order
+        while order and order[0][0] <= now:
+            del entries[order.popleft()[1]]
         if key in entries:
             return False
         if len(entries) >= self._max_entries:
-            entries.popitem(last=False)  # the soonest to expire
-        self._last_expiry = max(now + ttl, self._last_expiry)
-        entries[key] = self._last_expiry
+            del entries[order.popleft()[1]]  # the soonest to expire
+        expiry = now + ttl
+        if expiry < self._last_expiry:
+            expiry = self._last_expiry  # never before an earlier entry: the order holds
+        self._last_expiry = expiry
+        entries[key] = expiry
+        order.append((expiry, key))
         return True

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import Scope
 
 from ._checks import number
 from ._errors import failure
-from ._replay import ReplayCache, ReplayCacheUnavailable
+from ._replay import MemoryReplayCache, ReplayCache, ReplayCacheUnavailable
 from .schemes import BodyCheck, Claim, Scheme
 
 __all__ = ["Clock", "Verifier"]
@@ -53,6 +53,7 @@ class Verifier:
         "_body_time",
         "_clock",
         "_fail_open",
+        "_in_memory",
         "_lifetime",
         "is_static",
         "max_age",
@@ -80,6 +81,7 @@ class Verifier:
         self._clock = clock
         self._body_time = body_time
         self.replay = replay_cache
+        self._in_memory = replay_cache if isinstance(replay_cache, MemoryReplayCache) else None
         self._fail_open = bool(replay_fail_open)
         # created + _lifetime: the last moment any server could still accept it.
         self._lifetime = 2 * self.max_age + (body_time or 0.0)
@@ -128,17 +130,26 @@ class Verifier:
         if self._body_time is None:
             self.check_fresh(claim)  # the body took unbounded time: still fresh?
 
-    async def record(self, claim: Claim) -> None:
+    def record(self, claim: Claim) -> Awaitable[None] | None:
         """replay: record a verified signature; a second use is refused while any server
-        could still accept it.
+        could still accept it. In memory that is done at once (``None``); otherwise
+        the returned awaitable does it.
 
         Raises:
             AuthException: 401 replayed; 503 replay cache down (fail closed).
         """
-        assert self.replay is not None  # noqa: S101 - only called when there is one
         ttl = max(claim.created + self._lifetime - self._clock(), 0.001)
+        key = self.scheme.replay_key(claim)
+        if self._in_memory is not None:  # no await: a dict lookup should cost one
+            if not self._in_memory.add(key, ttl):
+                raise failure("replayed")
+            return None
+        return self._record(key, ttl)
+
+    async def _record(self, key: str, ttl: float) -> None:
+        assert self.replay is not None  # noqa: S101 - only called when there is one
         try:
-            first_use = await self.replay.add_once(self.scheme.replay_key(claim), ttl)
+            first_use = await self.replay.add_once(key, ttl)
         except ReplayCacheUnavailable as exc:
             if not self._fail_open:
                 logger.error("replay cache unavailable, refusing requests (fail closed): %s", exc)

@@ -391,6 +391,7 @@ class DestinyScheme:
             labels=labels,
         )
         self._uuids: dict[bytes, uuid.UUID] = {}
+        self._texts: dict[uuid.UUID, str] = {}  # and back: str(UUID) is slow too
 
     def _uuid(self, valid: bytes) -> uuid.UUID:
         """The UUID of a well-formed client id: memoised, as clients come back."""
@@ -398,7 +399,10 @@ class DestinyScheme:
         if known is None:
             if len(self._uuids) >= _UUID_MEMO:
                 self._uuids.clear()
-            known = self._uuids[valid] = uuid.UUID(valid.decode("ascii"))
+                self._texts.clear()
+            text = valid.decode("ascii")  # canonical (the pattern said so): str(UUID)'s
+            known = self._uuids[valid] = uuid.UUID(text)
+            self._texts[known] = text
         return known
 
     def parse(self, scope: Scope) -> HMACAuthorizationHeaders:
@@ -410,7 +414,8 @@ class DestinyScheme:
         return _Check(claim, keys, known)
 
     def replay_key(self, claim: HMACAuthorizationHeaders) -> str:
-        return f"{claim.client_id}:{claim.signature}"
+        client_id = claim.client_id
+        return f"{self._texts.get(client_id) or client_id}:{claim.signature}"
 
     def accept(self, claim: HMACAuthorizationHeaders, state: MutableMapping[str, Any]) -> None:
         state["hmac"] = Verified(self.name, claim.client_id)
