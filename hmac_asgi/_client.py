@@ -83,12 +83,6 @@ def _origin(url: httpx.URL) -> Origin:
     return (url.scheme, url.host, url.port or {"http": 80, "https": 443}.get(url.scheme, 0))
 
 
-def _answered_by_origin(response: httpx.Response, request: httpx.Request) -> bool:
-    """Whether the (final) response came from the origin ``request`` was signed for:
-    after redirects, an ``httpx.Auth`` sees the last hop's answer."""
-    return _origin(response.request.url) == _origin(request.url)
-
-
 class _Signing:
     """What both front ends share: the scheme's signer, the clock and its learnt offset."""
 
@@ -103,14 +97,23 @@ class _Signing:
 
     def sign(self, request: httpx.Request) -> None:
         """Set the signing headers on a request whose body has been read."""
-        request.headers.update(self.signer.headers(request, self._clock() + self.offset))
+        headers = request.headers  # one by one: Headers.update() costs ~9 us for three
+        for name, value in self.signer.headers(request, self._clock() + self.offset).items():
+            headers[name] = value
 
-    def server_offset(self, response: httpx.Response, same_origin: bool) -> float | None:
-        """For a 401 from the origin the request was signed for (``same_origin``), the
-        clock offset its ``Date`` implies, if that differs from ours. Another host's
-        clock (a redirect target's) is none of our business."""
+    def server_offset(
+        self, response: httpx.Response, signed: httpx.Request | None = None
+    ) -> float | None:
+        """For a 401 from the origin the request was signed for, the clock offset its
+        ``Date`` implies, if that differs from ours. Another host's clock (a redirect
+        target's, seen by an ``httpx.Auth`` after redirects) is none of our business:
+        give the ``signed`` request to check that (a transport sees each hop's own)."""
+        if response.status_code != 401:
+            return None
+        if signed is not None and _origin(response.request.url) != _origin(signed.url):
+            return None
         date = response.headers.get("Date")
-        if response.status_code != 401 or date is None or not same_origin:
+        if date is None:
             return None
         try:
             server = parsedate_to_datetime(date)
@@ -123,9 +126,9 @@ class _Signing:
             return None
         return server_time - now
 
-    def corrected(self, response: httpx.Response, same_origin: bool) -> bool:
+    def corrected(self, response: httpx.Response, signed: httpx.Request | None = None) -> bool:
         """Whether ``response`` (body read) refused our clock and taught us a better one."""
-        offset = self.server_offset(response, same_origin)
+        offset = self.server_offset(response, signed)
         if offset is None:
             return False
         try:
@@ -188,7 +191,7 @@ class HMACSigningAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self._signing.sign(request)
         response = yield request
-        if self._signing.corrected(response, _answered_by_origin(response, request)):
+        if self._signing.corrected(response, request):
             self._signing.sign(request)  # once: a second refusal is returned as it is
             yield request
 
@@ -200,10 +203,7 @@ class HMACSigningAuth(httpx.Auth):
         signed = next(flow)
         while True:
             response = yield signed
-            if (
-                self._signing.server_offset(response, _answered_by_origin(response, request))
-                is not None
-            ):
+            if self._signing.server_offset(response, request) is not None:
                 response.read()
             try:
                 signed = flow.send(response)
@@ -218,10 +218,7 @@ class HMACSigningAuth(httpx.Auth):
         signed = next(flow)
         while True:
             response = yield signed
-            if (
-                self._signing.server_offset(response, _answered_by_origin(response, request))
-                is not None
-            ):
+            if self._signing.server_offset(response, request) is not None:
                 await response.aread()
             try:
                 signed = flow.send(response)
@@ -321,7 +318,7 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         request.read()
         self._signing.sign(request)
         response = self._sync.handle_request(request)
-        if self._signing.server_offset(response, True) is None:
+        if self._signing.server_offset(response) is None:
             return response
         try:  # a 401 that may refuse our clock: small, read it whole
             raw = b"".join(response.iter_raw())
@@ -341,7 +338,7 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         await request.aread()
         self._signing.sign(request)
         response = await self._async.handle_async_request(request)
-        if self._signing.server_offset(response, True) is None:
+        if self._signing.server_offset(response) is None:
             return response
         try:
             raw = b"".join([chunk async for chunk in response.aiter_raw()])
@@ -354,7 +351,7 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def _resend(self, request: httpx.Request, response: httpx.Response, raw: bytes) -> bool:
         """The decision on a 401 read as ``raw``: ``True`` when ``request`` was re-signed."""
         read = httpx.Response(401, headers=response.headers, content=raw)
-        if not self._signing.corrected(read, True):  # a transport sees each hop's own answer
+        if not self._signing.corrected(read):  # a transport sees each hop's own answer
             return False
         self._signing.sign(request)  # once: a second refusal is returned as it is
         return True

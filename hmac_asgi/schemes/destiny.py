@@ -447,7 +447,7 @@ class DestinySigner:
             value is not shown: it may be the secret, passed in the wrong place).
     """
 
-    __slots__ = ("_key", "client_id")
+    __slots__ = ("_key", "_text", "client_id")
 
     header_names = HEADERS
 
@@ -474,12 +474,13 @@ class DestinySigner:
             )
             raise ValueError(f"client_id must be a UUID version 4 or 7, not {exc}{hint}") from None
         self._key = _key(secret_key)
+        self._text = str(self.client_id)
 
     def headers(self, request: httpx.Request, timestamp: float | str) -> dict[str, str]:
-        text = timestamp if isinstance(timestamp, str) else f"{timestamp}"
-        signature = _sign(self._key, request.content, self.client_id, text)
+        text = timestamp if isinstance(timestamp, str) else f"{timestamp}"  # repr(float)
+        signature = _sign(self._key, request.content, self.client_id, timestamp)
         return {
             "Authorization": f"Signature {signature}",
-            "X-Client-Id": str(self.client_id),
+            "X-Client-Id": self._text,
             "X-Request-Timestamp": text,
         }
