@@ -15,6 +15,8 @@ end up on screen, in CI logs): errors name the argument, never its value.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import re
 import secrets
@@ -82,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
         "--method", help="HTTP method for --curl (default: POST with a body, else GET)"
     )
     sign.add_argument("--curl", metavar="URL", help="print a ready-to-paste curl command instead")
+    sign.add_argument(
+        "--explain",
+        action="store_true",
+        help="print, as JSON, what was signed (what the server's explain_failures reports)",
+    )
     commands.add_parser("keygen", help="print a new random secret (32 bytes, URL-safe base64)")
     return parser
 
@@ -140,7 +147,16 @@ def _sign(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     except (httpx.InvalidURL, ValueError) as exc:
         raise _Failure("--url/--curl is not a URL httpx can send to, or --method a method") from exc
     headers = signer.headers(request, time.time() if args.timestamp is None else args.timestamp)
-    if args.curl is None:
+    if args.explain:
+        for name, value in headers.items():
+            request.headers[name] = value
+        explained = {
+            "body_length": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            **signer.explain(request),
+        }
+        print(json.dumps(explained, indent=2))
+    elif args.curl is None:
         print("\n".join(f"{name}: {value}" for name, value in headers.items()))
     else:
         print(_curl(args.curl, method, headers, body, path))

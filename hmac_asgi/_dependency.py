@@ -82,7 +82,7 @@ class HMACAuth(HMACAuthMethod):
         if deadline.cancelled_caught:
             raise failure("body_timeout", seconds=self._timeout)
         verifier.verify(claim, check)
-        verifier.scheme.accept(claim, request.scope.setdefault("state", {}))
+        verifier.accept(claim, request.scope, set_user=False)  # the app's own auth rules there
         return True
 
     async def _read(self, request: Request, update: Callable[[bytes], None]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.exceptions import HTTPException
 
@@ -115,10 +115,15 @@ class AuthException(HTTPException):
     ) -> None:
         super().__init__(status_code=status_code, detail=detail, headers=headers)
         self.code = code
+        # What the server signed, with explain_failures=True: never a secret or a MAC.
+        self.explain: dict[str, Any] | None = None
 
     def json_body(self) -> bytes:
-        """The response body: ``{"detail": ..., "code": ...}``."""
-        return json.dumps({"detail": self.detail, "code": self.code}).encode("utf-8")
+        """The response body: ``{"detail": ..., "code": ...}`` (and ``"explain"``, if any)."""
+        payload: dict[str, Any] = {"detail": self.detail, "code": self.code}
+        if self.explain is not None:
+            payload["explain"] = self.explain
+        return json.dumps(payload).encode("utf-8")
 
 
 def failure(code: Code, **fields: object) -> AuthException:

@@ -19,7 +19,7 @@ from ._errors import AuthException, failure
 from ._keys import Lookup, Secrets
 from ._replay import ReplayCache
 from ._responses import send_failure
-from ._verify import Clock, Verifier
+from ._verify import Clock, Explaining, Verifier
 from .schemes import Claim, Scheme
 from .schemes.destiny import ClientSecrets, DestinyScheme
 
@@ -70,6 +70,8 @@ class HMACMiddleware:
         replay_cache: ReplayCache | None = None,
         replay_fail_open: bool = False,
         on_failure: Callable[[Scope, AuthException], None] | None = None,
+        set_user: bool = True,
+        explain_failures: bool = False,
         clock: Clock = time.time,
     ) -> None:
         self._max_body_size = number("max_body_size", max_body_size, integer=True, minimum=0)
@@ -136,6 +138,8 @@ class HMACMiddleware:
             for name, value in verifier.scheme.challenge.items()
         }
         self._on_failure = on_failure
+        self._set_user = bool(set_user)
+        self._explain = bool(explain_failures)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -159,6 +163,8 @@ class HMACMiddleware:
                 check = verifier.begin_static(claim)
             else:
                 check = await verifier.begin(claim)
+            if self._explain:
+                check = Explaining(check, verifier.scheme, claim)
             if kind == "http":
                 limit = self._max_body_size
                 if _content_length(scope) > limit:
@@ -219,7 +225,7 @@ class HMACMiddleware:
         except AuthException as exc:
             await self._refuse(scope, send, exc, verifier, claim)
             return
-        verifier.scheme.accept(claim, scope.setdefault("state", {}))
+        verifier.accept(claim, scope, self._set_user)
         await self.app(scope, _replaying(body, receive) if kind == "http" else receive, send)
 
     def _choose(self, scope: Scope) -> Verifier:

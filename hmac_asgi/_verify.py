@@ -16,19 +16,21 @@ body time + max_age``: the replay entry lives until then.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.authentication import AuthCredentials
 from starlette.types import Scope
 
 from ._checks import number
-from ._errors import failure
+from ._errors import AuthException, failure
 from ._replay import MemoryReplayCache, ReplayCache, ReplayCacheUnavailable
-from .schemes import BodyCheck, Claim, Scheme
+from .schemes import BodyCheck, Claim, Scheme, Verified
 
-__all__ = ["Clock", "Verifier"]
+__all__ = ["Clock", "Explaining", "Verifier"]
 
 Clock = Callable[[], float]
 
@@ -52,6 +54,7 @@ class Verifier:
     __slots__ = (
         "_body_time",
         "_clock",
+        "_credentials",
         "_fail_open",
         "_in_memory",
         "_lifetime",
@@ -80,6 +83,7 @@ class Verifier:
         self.is_static = scheme.keys.is_static
         self._clock = clock
         self._body_time = body_time
+        self._credentials = AuthCredentials(["authenticated", scheme.name])
         self.replay = replay_cache
         self._in_memory = replay_cache if isinstance(replay_cache, MemoryReplayCache) else None
         self._fail_open = bool(replay_fail_open)
@@ -120,6 +124,17 @@ class Verifier:
         keys, known = await self.scheme.keys.keys(claim.key_id)
         return self.scheme.begin(claim, keys, known)
 
+    def accept(self, claim: Claim, scope: Scope, set_user: bool) -> Verified:
+        """app: who signed it at ``scope["state"]["hmac"]`` (and what the format adds),
+        and, with ``set_user``, as ``scope["user"]`` with ``scope["auth"]``'s scopes
+        ``["authenticated", <scheme name>]``, as Starlette's authentication does."""
+        state = scope.setdefault("state", {})
+        verified = state["hmac"] = self.scheme.accept(claim, state)
+        if set_user:
+            scope["user"] = verified
+            scope["auth"] = self._credentials  # one per scheme: read it, do not change it
+        return verified
+
     def verify(self, claim: Claim, check: BodyCheck) -> None:
         """compare, once the whole body has been fed in (then :meth:`record`, if :attr:`replay`).
 
@@ -158,3 +173,36 @@ class Verifier:
             return
         if not first_use:
             raise failure("replayed")
+
+
+# The refusals an explanation helps with: the signature did not verify over these bytes.
+_EXPLAINED = frozenset({"invalid_signature", "digest_mismatch", "unsigned_body"})
+
+
+class Explaining:
+    """A :class:`BodyCheck` that also notes the body's length and SHA-256, and tells a
+    refusal what the server signed (``explain_failures=True``)."""
+
+    __slots__ = ("_check", "_claim", "_digest", "_length", "_scheme")
+
+    def __init__(self, check: BodyCheck, scheme: Scheme[Any], claim: Claim) -> None:
+        self._check, self._scheme, self._claim = check, scheme, claim
+        self._digest = hashlib.sha256()
+        self._length = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._check.update(chunk)
+        self._digest.update(chunk)
+        self._length += len(chunk)
+
+    def verify(self) -> None:
+        try:
+            self._check.verify()
+        except AuthException as refusal:
+            if refusal.code in _EXPLAINED:
+                refusal.explain = {
+                    "body_length": self._length,
+                    "body_sha256": self._digest.hexdigest(),
+                    **self._scheme.explain(self._claim),
+                }
+            raise

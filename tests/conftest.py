@@ -57,6 +57,7 @@ KNOWN_SECRETS = [
     "new-secret-" + "n" * 32,
     "short-secret",
     "dev-only-secret-do-not-use-in-production-0123456789",  # examples/, README
+    "wrong-secret-for-explain-0123456789abcdef",  # test_explain.py
     "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtZG8tbm90LXVzZQ==",  # examples/webhook_receiver.py
     "dev-only-webhook-secret-do-not-use",  # its key, decoded
     "rotated-secret-for-timing-0123456789abcdef",  # test_timing.py

@@ -27,7 +27,9 @@ implementing both, and gets a name in the middleware's ``schemes=``.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from starlette.authentication import BaseUser
 
 if TYPE_CHECKING:
     import httpx
@@ -39,16 +41,60 @@ if TYPE_CHECKING:
 __all__ = ["BodyCheck", "Claim", "Scheme", "Signer", "Verified"]
 
 
-class Verified(NamedTuple):
-    """Who signed a verified request: the middleware puts it at ``scope["state"]["hmac"]``.
+class Verified(BaseUser):
+    """Who signed a verified request: ``scope["state"]["hmac"]``, and the request's user.
 
     ``scheme`` is ``"destiny"``, ``"rfc9421"`` or ``"standard-webhooks"``; ``key_id``
     the client's ``uuid.UUID``, the RFC 9421 ``keyid``, or ``None`` (webhooks name
-    no key).
+    no key). A Starlette ``BaseUser``, so the middleware also puts it at
+    ``scope["user"]`` (``request.user`` in Starlette, FastAPI and Litestar), its
+    ``identity`` and ``display_name`` being the key id's text (or the scheme's
+    name). Frozen: compared and hashed by ``(scheme, key_id)``.
     """
 
-    scheme: str
-    key_id: Hashable
+    __slots__ = ("_key_id", "_scheme")
+    _scheme: str
+    _key_id: Hashable
+
+    def __init__(self, scheme: str, key_id: Hashable) -> None:
+        super().__setattr__("_scheme", scheme)
+        super().__setattr__("_key_id", key_id)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Verified is read-only, {name} cannot be set")
+
+    @property
+    def scheme(self) -> str:
+        """The wire format the request was signed in."""
+        return self._scheme
+
+    @property
+    def key_id(self) -> Hashable:
+        """Whose key signed it: the client UUID, the keyid, or ``None``."""
+        return self._key_id
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.identity
+
+    @property
+    def identity(self) -> str:
+        return self._scheme if self._key_id is None else str(self._key_id)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Verified):
+            return NotImplemented
+        return (self._scheme, self._key_id) == (other._scheme, other._key_id)
+
+    def __hash__(self) -> int:
+        return hash((self._scheme, self._key_id))
+
+    def __repr__(self) -> str:
+        return f"Verified(scheme={self._scheme!r}, key_id={self._key_id!r})"
 
 
 class Claim(Protocol):
@@ -116,9 +162,13 @@ class Scheme(Protocol[C]):
     def replay_key(self, claim: C) -> str:
         """What identifies this signature in the replay cache (no secret in it)."""
 
-    def accept(self, claim: C, state: MutableMapping[str, Any]) -> None:
-        """Record who signed a verified request in the scope's ``state``: a
-        :class:`Verified` at ``"hmac"``, and whatever the format adds."""
+    def accept(self, claim: C, state: MutableMapping[str, Any]) -> Verified:
+        """Who signed a verified request; the format may add to the scope's ``state``
+        (the middleware puts the :class:`Verified` at ``"hmac"`` and as the user)."""
+
+    def explain(self, claim: C) -> dict[str, Any]:
+        """What the server signed for ``claim``, for a client author to diff against:
+        never the expected signature, a secret or anything derived from one."""
 
 
 class Signer(Protocol):
@@ -135,3 +185,7 @@ class Signer(Protocol):
 
     def headers(self, request: httpx.Request, timestamp: float | str) -> dict[str, str]:
         """The headers that sign ``request`` (body already read) at ``timestamp``."""
+
+    def explain(self, request: httpx.Request) -> dict[str, Any]:
+        """What the signing headers already set on ``request`` sign, as the server's
+        ``explain`` reports it (``hmac-asgi sign --explain`` prints it)."""

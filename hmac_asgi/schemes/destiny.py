@@ -417,9 +417,12 @@ class DestinyScheme:
         client_id = claim.client_id
         return f"{self._texts.get(client_id) or client_id}:{claim.signature}"
 
-    def accept(self, claim: HMACAuthorizationHeaders, state: MutableMapping[str, Any]) -> None:
-        state["hmac"] = Verified(self.name, claim.client_id)
+    def accept(self, claim: HMACAuthorizationHeaders, state: MutableMapping[str, Any]) -> Verified:
         state["hmac_client_id"] = claim.client_id
+        return Verified(self.name, claim.client_id)
+
+    def explain(self, claim: HMACAuthorizationHeaders) -> dict[str, Any]:
+        return _explained(claim.client_id, claim.timestamp)
 
 
 def _table_uuid(value: object, position: int) -> uuid.UUID:
@@ -432,6 +435,11 @@ def _table_uuid(value: object, position: int) -> uuid.UUID:
             f"client_secrets key number {position} is {exc} (not shown, in case it is a"
             " secret): the mapping is {client_id: secret or [secrets]}"
         ) from None
+
+
+def _explained(client_id: uuid.UUID, timestamp: float | str) -> dict[str, Any]:
+    """What follows the body in the signed message, in the words of ``explain``."""
+    return {"client_id_bytes": client_id.bytes.hex(), "signed_timestamp": repr(float(timestamp))}
 
 
 # Signing: the client half.
@@ -484,3 +492,6 @@ class DestinySigner:
             "X-Client-Id": self._text,
             "X-Request-Timestamp": text,
         }
+
+    def explain(self, request: httpx.Request) -> dict[str, Any]:
+        return _explained(self.client_id, request.headers["X-Request-Timestamp"])

@@ -297,8 +297,11 @@ class MessageSignatureScheme:
         # it; the signature is fixed-length base64, so the keyid after it cannot blur.
         return f"rfc9421:{base64.b64encode(claim.signature).decode()}:{claim.key_id}"
 
-    def accept(self, claim: _Claim, state: MutableMapping[str, Any]) -> None:
-        state["hmac"] = Verified(self.name, claim.key_id)
+    def accept(self, claim: _Claim, state: MutableMapping[str, Any]) -> Verified:
+        return Verified(self.name, claim.key_id)
+
+    def explain(self, claim: _Claim) -> dict[str, Any]:
+        return {"signature_base": claim.base.decode("ascii")}
 
 
 def _field(message: Message, name: str, title: str, parse: Callable[[list[str]], Any]) -> Any:
@@ -425,3 +428,13 @@ class MessageSigner:
         headers["Signature-Input"] = f"{self._label}={signature_params}"
         headers["Signature"] = f"{self._label}=:{base64.b64encode(signature).decode()}:"
         return headers
+
+    def explain(self, request: httpx.Request) -> dict[str, Any]:
+        """The signature base of the request's own ``Signature-Input``, as the server
+        derives it."""
+        message = RequestMessage(request)
+        member = InputReader()([line for line in message.field("signature-input") or []])[0]
+        if member is None:
+            raise ValueError("the request's Signature-Input is not a signature's")
+        _, covered, _, serialized = member
+        return {"signature_base": signature_base(covered, serialized, message).decode("ascii")}

@@ -182,9 +182,12 @@ class StandardWebhookScheme:
     def replay_key(self, claim: _Claim) -> str:
         return f"webhook:{int(claim.created)}:{claim.message_id}"
 
-    def accept(self, claim: _Claim, state: MutableMapping[str, Any]) -> None:
-        state["hmac"] = Verified(self.name, None)
+    def accept(self, claim: _Claim, state: MutableMapping[str, Any]) -> Verified:
         state["webhook_id"] = claim.message_id
+        return Verified(self.name, None)
+
+    def explain(self, claim: _Claim) -> dict[str, Any]:
+        return {"signed_prefix": claim.prefix.decode("ascii")}
 
 
 class WebhookSigner:
@@ -217,3 +220,7 @@ class WebhookSigner:
             "webhook-timestamp": str(created),
             "webhook-signature": f"v1,{signature}",
         }
+
+    def explain(self, request: httpx.Request) -> dict[str, Any]:
+        headers = request.headers
+        return {"signed_prefix": f"{headers['webhook-id']}.{headers['webhook-timestamp']}."}
