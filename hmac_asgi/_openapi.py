@@ -225,15 +225,13 @@ def _litestar(
     app: Any, schemes: SecuritySchemes, requirements: list[Requirement], excluded: frozenset[str]
 ) -> None:
     """Litestar's document, ``app.openapi_schema``: completed in place, now and at startup."""
-    from litestar.openapi.spec import Components, SecurityScheme
+    from litestar.openapi.spec import SecurityScheme
 
     if app.openapi_config is None:
         raise ValueError("this Litestar app has no OpenAPI document (openapi_config=None)")
 
     def complete() -> None:
-        document = app.openapi_schema
-        if document.components is None:
-            document.components = Components()
+        document = app.openapi_schema  # its components are never None: Litestar fills them
         security_schemes = dict(document.components.security_schemes or {})
         for name, scheme in schemes.items():
             security_schemes[name] = SecurityScheme(

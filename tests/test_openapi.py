@@ -287,16 +287,26 @@ async def test_an_operations_own_security_is_kept_and_anded() -> None:
 
 
 @pytest.mark.anyio
-async def test_litestar_documents_own_security_is_kept_and_anded() -> None:
-    bearer = SecurityScheme(type="http", scheme="bearer")
+async def test_litestar_documents_and_handlers_own_security_is_kept_and_anded() -> None:
+    @litestar_get("/admin", security=[{"AdminKey": []}], media_type=MediaType.TEXT)
+    async def admin() -> str:
+        return "admin"
+
     config = OpenAPIConfig(
         title="orders",
         version="1",
         security=[{"BearerToken": []}],  # the whole document's
-        components=Components(security_schemes={"BearerToken": bearer}),
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer"),
+                "AdminKey": SecurityScheme(
+                    type="apiKey", name="X-Admin", security_scheme_in="header"
+                ),
+            }
+        ),
     )
     app = Litestar(
-        [litestar_create_order, litestar_health],
+        [litestar_create_order, litestar_health, admin],
         openapi_config=config,
         middleware=[
             DefineMiddleware(
@@ -306,8 +316,9 @@ async def test_litestar_documents_own_security_is_kept_and_anded() -> None:
     )
     hmac_openapi(app)
     data = await document(app, "/schema/openapi.json")
-    assert set(data["components"]["securitySchemes"]) == {"BearerToken"} | DESTINY
+    assert set(data["components"]["securitySchemes"]) == {"BearerToken", "AdminKey"} | DESTINY
     assert requirements(data, "/orders", "post") == [{"BearerToken"} | DESTINY]
+    assert requirements(data, "/admin", "get") == [{"AdminKey"} | DESTINY]
     assert requirements(data, "/health", "get") is None  # the document's own applies
     assert data["security"] == [{"BearerToken": []}]
 
