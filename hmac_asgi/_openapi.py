@@ -69,7 +69,9 @@ def hmac_openapi(
             middleware more than once, or a Litestar app without OpenAPI.
     """
     kind = _kind(app)
-    found = _middleware_kwargs(app, kind)
+    found = None
+    if schemes is None or exclude_paths is None:  # what is not given, the app must hold
+        found = _middleware_kwargs(app, kind)
     if schemes is None:
         if found is None:
             raise ValueError(

@@ -371,6 +371,7 @@ def test_refuses_what_it_cannot_document() -> None:
     twice.add_middleware(HMACMiddleware, secret_key=SECRET)
     with pytest.raises(ValueError, match="more than once"):
         hmac_openapi(twice)
+    hmac_openapi(twice, schemes=[DestinyScheme(secret_key=SECRET)], exclude_paths=())  # told
     with pytest.raises(ValueError, match="openapi_config=None"):
         hmac_openapi(Litestar([], openapi_config=None), schemes=[DestinyScheme(secret_key=SECRET)])
     app = FastAPI()
