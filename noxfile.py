@@ -47,7 +47,12 @@ ROOT = Path(__file__).resolve().parent
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 PYTEST = ("-m", "not interop and not slow", "-q", "-p", "no:cacheprovider")
 # Test files that import FastAPI, Litestar, Quart or Django (not installed in `lowest`).
-FRAMEWORK_TESTS = ("tests/test_frameworks.py", "tests/test_examples.py", "tests/test_dependency.py")
+FRAMEWORK_TESTS = (
+    "tests/test_frameworks.py",
+    "tests/test_examples.py",
+    "tests/test_dependency.py",
+    "tests/test_openapi.py",
+)
 FRAMEWORKS = {"fastapi", "litestar", "quart", "django", "prometheus-client"}
 # Pinned to their lower bound in `lowest`: the runtime dependencies, the server extras, and
 # websockets (uvicorn 0.29 imports websockets.legacy, deprecated from websockets 14 on).

@@ -9,6 +9,7 @@ from ._client import HMACSigningAuth, HMACSigningTransport
 from ._dependency import BypassHMACAuth, HMACAuth, HMACAuthMethod
 from ._errors import AuthException, WeakSecretWarning
 from ._middleware import HMACMiddleware
+from ._openapi import hmac_openapi
 from ._replay import MemoryReplayCache, ReplayCache, ReplayCacheUnavailable
 from ._replay_redis import RedisReplayCache
 from .schemes import Verified
@@ -37,4 +38,5 @@ __all__ = [
     "Verified",
     "WeakSecretWarning",
     "create_signature",
+    "hmac_openapi",
 ]

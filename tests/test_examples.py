@@ -141,3 +141,59 @@ async def test_rfc9421_call_signs_method_path_and_body() -> None:
     async with httpx.AsyncClient(transport=asgi, base_url="http://orders") as client:
         moved = await client.delete("/orders/42", headers=headers)
     assert (moved.status_code, moved.json()["code"]) == (401, "invalid_signature")
+
+
+def test_fastapi_to_fastapi_one_command_runs_both_services_and_stops_them() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "fastapi_to_fastapi.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "/invoices/42 -> 200" in result.stdout
+    # Billing's answer holds what orders said, and orders knew the caller by its keyid.
+    assert '"total": 750' in result.stdout and '"recorded_for": "billing"' in result.stdout
+    assert "/orders/42 unsigned -> 401" in result.stdout
+    assert result.stdout.rstrip().endswith("Both services stopped.")
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("examples_path")
+async def test_litestar_user_reads_who_signed_and_guards_by_format() -> None:
+    module = importlib.import_module("litestar_user")
+    asgi = httpx.ASGITransport(module.app)
+    destiny = HMACSigningTransport(secret_key=SECRET, client_id=CLIENT, transport=asgi)
+    rfc9421 = HMACSigningTransport(
+        secret_key=SECRET, key_id="billing-service", scheme="rfc9421", transport=asgi
+    )
+    refund = {"order_id": 42, "amount": 250}
+    async with httpx.AsyncClient(transport=destiny, base_url="http://shop") as client:
+        as_client = await client.get("/whoami")
+        refused = await client.post("/refunds", json=refund)
+    async with httpx.AsyncClient(transport=rfc9421, base_url="http://shop") as client:
+        as_service = await client.get("/whoami")
+        refunded = await client.post("/refunds", json=refund)
+    async with httpx.AsyncClient(transport=asgi, base_url="http://shop") as client:
+        unsigned = await client.get("/whoami")
+        docs = await client.get("/schema/openapi.json")
+    assert as_client.json() == {
+        "scheme": "destiny",
+        "key_id": str(CLIENT),
+        "identity": str(CLIENT),
+        "scopes": ["authenticated", "destiny"],
+    }
+    assert as_service.json() == {
+        "scheme": "rfc9421",
+        "key_id": "billing-service",
+        "identity": "billing-service",
+        "scopes": ["authenticated", "rfc9421"],
+    }
+    assert refused.status_code == 403  # signed, but not in the format the guard wants
+    assert refunded.status_code == 201 and refunded.json() == {
+        "refunded": refund,
+        "by": "billing-service",
+    }
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "no_signature")
+    assert docs.status_code == 200 and len(docs.json()["paths"]["/whoami"]["get"]["security"]) == 2

@@ -20,6 +20,10 @@ Verifying one request, top to bottom, is what the middleware does with a
 Signing one request is what the httpx transport, the ``httpx.Auth`` and the
 command line do with a :class:`Signer`: ``signer.headers(request, timestamp)``.
 
+Documenting it is ``scheme.openapi()``: an :class:`OpenAPIDescription` of its
+headers and of how to sign, which :func:`hmac_asgi.hmac_openapi` turns into an
+app's OpenAPI security schemes.
+
 A new wire format goes in a module of its own beside :mod:`.destiny`,
 implementing both, and gets a name in the middleware's ``schemes=``.
 """
@@ -27,7 +31,7 @@ implementing both, and gets a name in the middleware's ``schemes=``.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from starlette.authentication import BaseUser
 
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
     from .._keys import KeyRing
     from .._mac import MacKey
 
-__all__ = ["BodyCheck", "Claim", "Scheme", "Signer", "Verified"]
+__all__ = ["BodyCheck", "Claim", "OpenAPIDescription", "Scheme", "Signer", "Verified"]
 
 
 class Verified(BaseUser):
@@ -127,6 +131,21 @@ class BodyCheck(Protocol):
         """
 
 
+class OpenAPIDescription(NamedTuple):
+    """How a wire format shows in an OpenAPI document: its headers, and how to sign.
+
+    ``name`` is the format's (``"destiny"``), which prefixes its security schemes'
+    names; ``headers`` each header that carries a signature, in the order a signer
+    sends them, with one line of Markdown on what it holds; ``recipe`` a few lines
+    of Markdown: what is signed, how, and how to sign by hand. All of them must be
+    sent: the headers of one format make one security requirement.
+    """
+
+    name: str
+    headers: tuple[tuple[str, str], ...]
+    recipe: str
+
+
 C = TypeVar("C", bound=Claim)
 
 
@@ -169,6 +188,9 @@ class Scheme(Protocol[C]):
     def explain(self, claim: C) -> dict[str, Any]:
         """What the server signed for ``claim``, for a client author to diff against:
         never the expected signature, a secret or anything derived from one."""
+
+    def openapi(self) -> OpenAPIDescription:
+        """Its headers and signing recipe, for an app's OpenAPI document (never a secret)."""
 
 
 class Signer(Protocol):

@@ -30,7 +30,7 @@ from .._checks import type_name
 from .._errors import AuthException, failure
 from .._keys import KeyRing, Lookup, Secrets
 from .._mac import MacKey, Running
-from . import Verified
+from . import OpenAPIDescription, Verified
 
 if TYPE_CHECKING:
     import httpx
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEADERS",
+    "OPENAPI",
     "DestinyScheme",
     "DestinySigner",
     "HMACAuthorizationHeaders",
@@ -53,6 +54,36 @@ _CLIENT_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f
 _TIMESTAMP = re.compile(rb"[0-9]{1,15}(?:\.[0-9]{1,30})?")
 # _signature's rules in one match: the scheme name in any case, one space, the signature.
 _AUTHORIZATION = re.compile(rb"(?i:signature) ([0-9a-f]{64})")
+
+# The format in an app's OpenAPI document (hmac_asgi.hmac_openapi), Markdown.
+OPENAPI = OpenAPIDescription(
+    name="destiny",
+    headers=tuple(
+        zip(
+            HEADERS,
+            (
+                "`Signature <64 lowercase hex>`: the HMAC-SHA256 of the message below.",
+                "Your client id: a UUID version 4 or 7, canonical lowercase text.",
+                "When you signed: seconds since the epoch as a plain decimal,"
+                " e.g. `1732838400.123456`.",
+            ),
+            strict=True,
+        )
+    ),
+    recipe=(
+        "**destiny-sdk's HMAC-SHA256 format.** It signs the body, the client id and the time,"
+        " not the method, path or query:\n\n"
+        '    message   = body + b":" + UUID(client_id).bytes + b":" + repr(float(timestamp))\n'
+        "    signature = hex(HMAC-SHA256(secret, message))\n\n"
+        "`UUID(client_id).bytes` is the id's 16 raw bytes, `repr(float(timestamp))` Python's"
+        " text of the `X-Request-Timestamp` value (`1732838400` is signed as `1732838400.0`),"
+        " `body` the exact bytes sent (empty without one). The timestamp must be within the"
+        " server's `max_age` of its clock, in either direction.\n\n"
+        "By hand: `hmac-asgi sign --secret-env VAR --client-id <uuid> --data @body.json`"
+        " prints the three headers (`--curl URL`: a ready curl command). From Python:"
+        " `httpx.Client(transport=HMACSigningTransport(secret_key=..., client_id=...))`."
+    ),
+)
 
 
 # The signing primitive.
@@ -423,6 +454,9 @@ class DestinyScheme:
 
     def explain(self, claim: HMACAuthorizationHeaders) -> dict[str, Any]:
         return _explained(claim.client_id, claim.timestamp)
+
+    def openapi(self) -> OpenAPIDescription:
+        return OPENAPI
 
 
 def _table_uuid(value: object, position: int) -> uuid.UUID:

@@ -30,7 +30,7 @@ from .._errors import AuthException, failure
 from .._keys import KeyRing, Lookup, Secrets
 from .._mac import MacKey, Running
 from .._sfv import Item, Params, StructuredFieldError, serialize_bare_item, serialize_inner_list
-from . import Verified
+from . import OpenAPIDescription, Verified
 from ._rfc9421_base import (
     ComponentError,
     InputReader,
@@ -207,7 +207,8 @@ class MessageSignatureScheme:
         )
         if isinstance(required_components, str):
             raise TypeError('required_components takes a list, e.g. ["@method", "@path"]')
-        required = [component(text) for text in required_components]
+        given = list(required_components)
+        required = [component(text) for text in given]
         self._digest_when_body = any(name == _CONTENT_DIGEST for _, name, _ in required)
         self._required = {identity(n, p) for _, n, p in required if n != _CONTENT_DIGEST}
         self._required_text = " ".join(text for text, _, _ in required)
@@ -215,6 +216,9 @@ class MessageSignatureScheme:
             raise TypeError(f"tag must be a str or None, not {type_name(tag)}")
         self._tag = tag
         self._require_nonce = bool(require_nonce)
+        self._default_policy = given == list(DEFAULT_COMPONENTS) and tag is None
+        self._given = given
+        self._always_text = " ".join(text for text, name, _ in required if name != _CONTENT_DIGEST)
         wanted: Params = {"alg": ALGORITHM}
         if tag is not None:
             wanted["tag"] = tag
@@ -302,6 +306,65 @@ class MessageSignatureScheme:
 
     def explain(self, claim: _Claim) -> dict[str, Any]:
         return {"signature_base": claim.base.decode("ascii")}
+
+    def openapi(self) -> OpenAPIDescription:
+        """This server's policy in an app's OpenAPI document (``hmac_asgi.hmac_openapi``)."""
+        always = self._always_text
+        covered = self._required_text
+        params = ';created=<integer seconds>;keyid="<your keyid>";alg="hmac-sha256"'
+        policy = f"Cover at least `{always}`" if always else "Cover any components"
+        if self._tag is not None:
+            params += f";tag={serialize_bare_item(self._tag)}"
+            policy += f", with the tag `{serialize_bare_item(self._tag)}`"
+        if self._require_nonce:
+            params += ';nonce="<random, once>"'
+            policy += ", with a `nonce`"
+        digest = (
+            " With a body, also send `Content-Digest: sha-256=:<base64 SHA-256 of the body>:`"
+            ' (RFC 9530) and cover `"content-digest"`.'
+            if self._digest_when_body
+            else ""
+        )
+        when = ' (`"content-digest"` only with a body)' if self._digest_when_body else ""
+        recipe = (
+            "**RFC 9421 HTTP Message Signatures with `hmac-sha256`.**"
+            f" {policy}; `created` and `keyid` are required.{digest}\n\n"
+            'The signature base is one line per covered component, `"<identifier>": <value>`'
+            ' (`"@method": POST`, `"@authority": orders.example`, `"@path": /orders`,'
+            ' `"@query": ?dry=1`, or `?` without a query), then `"@signature-params": ` followed'
+            " by the `Signature-Input` value after `sig1=`, the lines joined by LF:\n\n"
+            "    signature = base64(HMAC-SHA256(secret, signature_base))\n\n"
+            "`created` must be within the server's `max_age` of its clock, in either direction."
+        )
+        if self._default_policy and not self._require_nonce:
+            recipe += (
+                "\n\nBy hand: `hmac-asgi sign --scheme rfc9421 --secret-env VAR --key-id KEYID"
+                " --url URL --data @body.json` prints the headers. From Python: `httpx.Client("
+                'transport=HMACSigningTransport(secret_key=..., key_id=..., scheme="rfc9421"))`.'
+            )
+        elif not self._require_nonce:
+            options = f"components={self._given!r}"
+            if self._tag is not None:
+                options += f", tag={self._tag!r}"
+            recipe += (
+                "\n\nFrom Python: `httpx.Client(transport=HMACSigningTransport(secret_key=...,"
+                f' key_id=..., scheme="rfc9421", {options}))`.'
+            )
+        return OpenAPIDescription(
+            name=self.name,
+            headers=tuple(
+                zip(
+                    HEADERS,
+                    (
+                        f"`sig1=({covered}){params}`{when}: what the signature covers, and"
+                        " its parameters.",
+                        "`sig1=:<base64 HMAC-SHA256 of the signature base>:`.",
+                    ),
+                    strict=True,
+                )
+            ),
+            recipe=recipe,
+        )
 
 
 def _field(message: Message, name: str, title: str, parse: Callable[[list[str]], Any]) -> Any:

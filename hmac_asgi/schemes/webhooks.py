@@ -27,19 +27,48 @@ from .._checks import type_name
 from .._errors import failure
 from .._keys import KeyRing
 from .._mac import MacKey, Running
-from . import Verified
+from . import OpenAPIDescription, Verified
 
 if TYPE_CHECKING:
     import httpx
     from starlette.types import Scope
 
-__all__ = ["HEADERS", "StandardWebhookScheme", "WebhookSigner", "webhook_key"]
+__all__ = ["HEADERS", "OPENAPI", "StandardWebhookScheme", "WebhookSigner", "webhook_key"]
 
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _PREFIX = "whsec_"
 _ID = re.compile(rb"[\x21-\x7e]{1,256}")  # printable ASCII, no spaces or dots' ambiguity
 _TIMESTAMP = re.compile(rb"[0-9]{1,15}")
 _MAX_ENTRIES = 32  # v1 signatures to compare at most: a key rotation needs two
+
+# The format in an app's OpenAPI document (hmac_asgi.hmac_openapi), Markdown.
+OPENAPI = OpenAPIDescription(
+    name="standard-webhooks",
+    headers=tuple(
+        zip(
+            HEADERS,
+            (
+                "The message id, printable ASCII (e.g. `msg_p5jXN8AQM9LWM0D4loKWxJek`):"
+                " a retry of the same message keeps it.",
+                "When you signed: integer seconds since the epoch.",
+                "`v1,<base64 HMAC-SHA256>`; while a secret rotates, several such entries"
+                " separated by spaces.",
+            ),
+            strict=True,
+        )
+    ),
+    recipe=(
+        "**Standard Webhooks.** It signs the message id, the time and the body:\n\n"
+        '    signed    = f"{webhook_id}.{webhook_timestamp}.".encode() + body\n'
+        "    signature = base64(HMAC-SHA256(key, signed))\n\n"
+        "The key is the base64-decoded text after `whsec_` in the endpoint's secret, `body`"
+        " the exact bytes sent. The timestamp must be within the server's `max_age` of its"
+        " clock, in either direction.\n\n"
+        "By hand: `hmac-asgi sign --scheme standard-webhooks --secret-env VAR --data"
+        " @body.json` prints the three headers. From Python: `httpx.Client(transport="
+        'HMACSigningTransport(secret_key="whsec_...", scheme="standard-webhooks"))`.'
+    ),
+)
 
 
 def webhook_key(secret: object, what: str = "secret") -> bytes:
@@ -188,6 +217,9 @@ class StandardWebhookScheme:
 
     def explain(self, claim: _Claim) -> dict[str, Any]:
         return {"signed_prefix": claim.prefix.decode("ascii")}
+
+    def openapi(self) -> OpenAPIDescription:
+        return OPENAPI
 
 
 class WebhookSigner:
