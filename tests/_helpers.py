@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from _secrets import secret
 
 from hmac_asgi import create_signature
 
-SECRET = "test-secret-0123456789abcdef-0123456789abcdef"  # >= 32 bytes: no warning
+SECRET = secret("destiny client")
 CLIENT_ID = uuid.UUID("6234ddc9-6b49-4e45-9c0f-e91d2c381222")
 
 

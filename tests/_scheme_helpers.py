@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 import httpx
 from _asgi import Outcome, chunks, drive, http_scope
+from _secrets import secret
 
 from hmac_asgi.schemes.rfc9421 import (
     ComponentError,
@@ -30,23 +31,14 @@ from hmac_asgi.schemes.rfc9421 import (
 NOW = 1_800_000_000  # the clock every middleware here is given
 
 KEY_ID = "orders-key-1"
-RFC_SECRET = "rfc9421-secret-0123456789abcdef-0123456789"
-RFC_OLD_SECRET = "rfc9421-old-secret-0123456789abcdef-01234"
-RFC_OTHER_SECRET = "rfc9421-other-secret-0123456789abcdef-0123"
+RFC_SECRET = secret("rfc9421 key")
+RFC_OLD_SECRET = secret("rfc9421 retiring key")
+RFC_OTHER_SECRET = secret("rfc9421 key nobody has")
 
-WEBHOOK_KEY = b"webhook-key-0123456789abcdef-012345"  # the raw MAC key
+WEBHOOK_KEY = secret("webhook endpoint").encode()  # the raw MAC key
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
-WEBHOOK_OLD_KEY = b"webhook-old-key-0123456789abcdef-01"
+WEBHOOK_OLD_KEY = secret("webhook endpoint, retiring").encode()
 WEBHOOK_OLD_SECRET = "whsec_" + base64.b64encode(WEBHOOK_OLD_KEY).decode()
-
-# For conftest.KNOWN_SECRETS: every log record is scanned for these (and encodings).
-SCHEME_SECRETS = [
-    RFC_SECRET,
-    RFC_OLD_SECRET,
-    RFC_OTHER_SECRET,
-    WEBHOOK_KEY.decode(),
-    WEBHOOK_OLD_KEY.decode(),
-]
 
 Headers = list[tuple[bytes, bytes]]
 

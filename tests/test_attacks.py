@@ -37,6 +37,7 @@ import redis.asyncio
 from _asgi import Outcome, chunks, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET, signed_headers
 from _redis import redis_server
+from _secrets import secret
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message
@@ -58,13 +59,15 @@ TS = 1_800_000_000.5  # the timestamp every captured request was signed at
 MAX_AGE = 300.0  # the middleware's default
 BODY = b'{"transfer": 100, "to": "mallory"}'
 UNKNOWN_CLIENT = uuid.UUID("3b42cdf7-add1-445f-98db-2fe525ad54d6")
-# Secrets of this file (all registered in conftest.KNOWN_SECRETS).
-CLI_SECRET = "cli-argv-secret-0123456789abcdef-0123456789"
-CLI_DASH_SECRET = "-cli-dash-secret-0123456789abcdef-0123456"  # token_urlsafe may start with "-"
-ECHO_SECRET = "echo-secret-0123456789abcdef-0123456789abcdef"
+CLI_SECRET = secret("typed on the command line")
+# token_urlsafe may start with "-": an option's value, or an option?
+CLI_DASH_SECRET = secret(
+    "typed on the command line, dash first", "-cli-dash-secret-0123456789abcdef-0123456"
+)
+ECHO_SECRET = secret("passed in the wrong argument")
 # What `secrets.token_hex(16)` gives one time in 32: 32 hex digits that parse as a UUIDv4.
-HEX_V4_SECRET = "0123456789ab4def8123456789abcdef"
-LOOKUP_BYTES_SECRET = b"lookup-bytes-secret-0123456789abcdef-0123"
+HEX_V4_SECRET = secret("hex that parses as a UUIDv4", "0123456789ab4def8123456789abcdef")
+LOOKUP_BYTES_SECRET = secret("secret_lookup answering bytes").encode()
 
 Step = Callable[[], object]  # run before the next message; may return an awaitable
 Script = list[Union[Message, Step]]

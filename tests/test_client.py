@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from _helpers import CLIENT_ID, SECRET, echo_app, serve
+from _secrets import secret
 
 from hmac_asgi import (
     HMACMiddleware,
@@ -290,7 +291,10 @@ async def test_date_agreeing_with_us_no_retry(kind: str) -> None:
 @KINDS
 async def test_other_401_with_skewed_date_no_retry(kind: str) -> None:
     calls: list[str] = []
-    app = counting(with_date(HMACMiddleware(echo_app, secret_key="another " + SECRET)), calls)
+    app = counting(
+        with_date(HMACMiddleware(echo_app, secret_key=secret("a secret the server does not know"))),
+        calls,
+    )
     async with async_client(kind, app, clock=lambda: time.time() + 30) as client:
         response = await client.post("/echo", content=b"x")
     assert (response.status_code, response.json()["detail"]) == (401, "Signature is invalid.")

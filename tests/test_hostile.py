@@ -8,12 +8,14 @@ from collections.abc import Callable
 import pytest
 from _asgi import Outcome, chunks, drive, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET
+from _secrets import secret
 
 from hmac_asgi import HMACMiddleware, create_signature
 
 NOW = 1_800_000_000.25
 BODY = b'{"order": 42, "note": "caf\xc3\xa9"}'
 LIMIT = 1024
+WRONG_SECRET = secret("a secret the server does not know")
 OTHER_V4 = uuid.UUID("3b42cdf7-add1-445f-98db-2fe525ad54d6")
 
 Headers = list[tuple[bytes, bytes]]
@@ -302,10 +304,7 @@ CASES: list[tuple[str, Callable[[], Headers], bytes, int, str]] = [
         "wrong-secret",
         lambda: replace(
             AUTH,
-            b"Signature "
-            + create_signature(
-                "another-secret-another-secret-another", BODY, CLIENT_ID, f"{NOW}"
-            ).encode(),
+            b"Signature " + create_signature(WRONG_SECRET, BODY, CLIENT_ID, f"{NOW}").encode(),
         )(good()),
         BODY,
         401,

@@ -13,15 +13,16 @@ from typing import Any
 import httpx
 import pytest
 from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from _secrets import secret
 from starlette.types import Message
 
 from hmac_asgi import HMACMiddleware, WeakSecretWarning
 from hmac_asgi._keys import KeyRing
 
-OLD = "old-secret-0123456789abcdef-0123456789abcdef"
-NEW = "new-secret-0123456789abcdef-0123456789abcdef"
+OLD_SECRET = secret("destiny client, retiring")
+NEW_SECRET = secret("destiny client, new")
 OTHER_ID = uuid.UUID("0190b4a2-7c3e-7d4f-8a1b-2c3d4e5f6a7b")  # a UUIDv7
-OTHER = "other-secret-0123456789abcdef-0123456789abcdef"
+OTHER_SECRET = secret("destiny client, another")
 UNKNOWN_ID = uuid.UUID("9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,12 +68,12 @@ async def test_rotation_old_and_new_pass_then_old_is_removed(source: str) -> Non
         }
         return HMACMiddleware(echo_app, **configs[source])
 
-    during = app_with([NEW, OLD])
-    assert (await status_of(during, secret=NEW))[0] == 200
-    assert (await status_of(during, secret=OLD))[0] == 200
-    after = app_with([NEW])
-    assert (await status_of(after, secret=NEW))[0] == 200
-    assert await status_of(after, secret=OLD) == (
+    during = app_with([NEW_SECRET, OLD_SECRET])
+    assert (await status_of(during, secret=NEW_SECRET))[0] == 200
+    assert (await status_of(during, secret=OLD_SECRET))[0] == 200
+    after = app_with([NEW_SECRET])
+    assert (await status_of(after, secret=NEW_SECRET))[0] == 200
+    assert await status_of(after, secret=OLD_SECRET) == (
         401,
         {"detail": "Signature is invalid.", "code": "invalid_signature"},
     )
@@ -80,11 +81,15 @@ async def test_rotation_old_and_new_pass_then_old_is_removed(source: str) -> Non
 
 @pytest.mark.anyio
 async def test_per_client_secrets() -> None:
-    app = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: SECRET, OTHER_ID: [OTHER]})
+    app = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: SECRET, OTHER_ID: [OTHER_SECRET]})
     async with client_for(app) as client:
         mine = await client.get("/", headers=signed_headers(secret=SECRET, client_id=CLIENT_ID))
-        theirs = await client.get("/", headers=signed_headers(secret=OTHER, client_id=OTHER_ID))
-        crossed = await client.get("/", headers=signed_headers(secret=OTHER, client_id=CLIENT_ID))
+        theirs = await client.get(
+            "/", headers=signed_headers(secret=OTHER_SECRET, client_id=OTHER_ID)
+        )
+        crossed = await client.get(
+            "/", headers=signed_headers(secret=OTHER_SECRET, client_id=CLIENT_ID)
+        )
     assert mine.status_code == 200 and mine.text.startswith(f'{{"client_id": "{CLIENT_ID}"')
     assert theirs.status_code == 200 and theirs.text.startswith(f'{{"client_id": "{OTHER_ID}"')
     assert crossed.status_code == 401
@@ -99,7 +104,7 @@ async def test_unknown_client_looks_exactly_like_a_bad_signature(source: str) ->
         app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
     async with client_for(app) as client:
         unknown = await client.get("/", headers=signed_headers(client_id=UNKNOWN_ID))
-        forged = await client.get("/", headers=signed_headers(secret=OTHER))
+        forged = await client.get("/", headers=signed_headers(secret=OTHER_SECRET))
     assert unknown.status_code == forged.status_code == 401
     assert unknown.content == forged.content
     assert unknown.headers == forged.headers
@@ -259,7 +264,7 @@ async def test_raw_call_answers_normally() -> None:
             "UUIDv4",
         ),
         ({"client_secrets": [(CLIENT_ID, SECRET)]}, TypeError, "mapping"),
-        ({"secret_key": {"bytes-secret-0123456789abcdef-0123456789"}}, TypeError, "str"),
+        ({"secret_key": {SECRET}}, TypeError, "str"),
         ({"secret_lookup": "not callable"}, TypeError, "async callable"),
         ({"secret_lookup": Store({}), "secret_lookup_ttl": -1}, ValueError, "lookup_ttl"),
         ({"secret_lookup": Store({}), "secret_lookup_ttl": math.inf}, ValueError, "lookup_ttl"),
@@ -296,11 +301,14 @@ def _example() -> Any:
 
 def test_keys_from_env_parses_variables() -> None:
     env = {
-        "HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"): f"{NEW}, {OLD}",
-        "HMAC_CLIENT_" + str(OTHER_ID).upper().replace("-", "_"): OTHER,
+        "HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"): f"{NEW_SECRET}, {OLD_SECRET}",
+        "HMAC_CLIENT_" + str(OTHER_ID).upper().replace("-", "_"): OTHER_SECRET,
         "PATH": "/usr/bin",
     }
-    assert _example().client_secrets_from_env(env) == {CLIENT_ID: [NEW, OLD], OTHER_ID: [OTHER]}
+    assert _example().client_secrets_from_env(env) == {
+        CLIENT_ID: [NEW_SECRET, OLD_SECRET],
+        OTHER_ID: [OTHER_SECRET],
+    }
 
 
 @pytest.mark.parametrize(
@@ -318,12 +326,14 @@ def test_keys_from_env_errors(env: dict[str, str], match: str) -> None:
 
 @pytest.mark.anyio
 async def test_keys_from_env_app_rotates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"), f"{NEW},{OLD}")
+    monkeypatch.setenv(
+        "HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"), f"{NEW_SECRET},{OLD_SECRET}"
+    )
     app = _example().create_app()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        for secret in (NEW, OLD):
+        for secret in (NEW_SECRET, OLD_SECRET):
             response = await client.get("/whoami", headers=signed_headers(secret=secret))
             assert response.json() == {"client_id": str(CLIENT_ID)}
-        forged = await client.get("/whoami", headers=signed_headers(secret=OTHER))
+        forged = await client.get("/whoami", headers=signed_headers(secret=OTHER_SECRET))
     assert forged.status_code == 401

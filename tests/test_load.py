@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from _helpers import CLIENT_ID, SECRET, echo_app, serve
+from _secrets import secret
 
 import hmac_asgi
 from hmac_asgi import AuthException, HMACMiddleware, HMACSigningAuth, MemoryReplayCache
@@ -50,7 +51,8 @@ from hmac_asgi import create_signature as sign
 pytestmark = pytest.mark.slow
 
 SECOND_ID = uuid.UUID("0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b")  # a UUIDv7
-SECOND_SECRET = "second-client-secret-0123456789abcdef-01234"
+SECOND_SECRET = secret("second destiny client")
+WRONG_SECRET = secret("a secret the server does not know")
 UNKNOWN_ID = uuid.UUID("3b42cdf7-add1-445f-98db-2fe525ad54d6")
 V1_ID = uuid.UUID("c232ab00-9414-11ec-b3c8-9f6bdeced846")
 LIMIT = 64 * 1024
@@ -192,7 +194,7 @@ HOSTILE: list[tuple[str, Build, int, str]] = [
     ("body-dropped", lambda b: (signed(b), b""), 401, "invalid_signature"),
     (
         "wrong-secret",
-        lambda b: (signed(b, secret="another-secret-another-secret-another"), b),
+        lambda b: (signed(b, secret=WRONG_SECRET), b),
         401,
         "invalid_signature",
     ),

@@ -10,11 +10,13 @@ import httpx
 import pytest
 from _asgi import Outcome, chunks, drive, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from _secrets import secret
 from starlette.types import Message
 
 from hmac_asgi import HMACMiddleware, Verified, WeakSecretWarning
 
 NOW = 1_800_000_000.5
+SHORT_SECRET = secret("under 32 bytes", "short-secret")  # 12 bytes: warns
 
 
 def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -273,12 +275,12 @@ async def test_freshness_window_is_inclusive_both_ways(skew: float, status: int)
 
 @pytest.mark.anyio
 async def test_rotation_any_listed_secret_passes_and_unknown_client_looks_like_bad_sig() -> None:
-    old, new = "old-secret-" + "o" * 32, "new-secret-" + "n" * 32
+    old, new = secret("rotating destiny client, old"), secret("rotating destiny client, new")
     other = uuid.UUID("019b649b-3b8c-7b54-a5b2-95043994a20e")
     mw = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: [new, old]})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
-        for secret in (new, old):
-            r = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=secret))
+        for key in (new, old):
+            r = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=key))
             assert r.status_code == 200
         bad = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=SECRET))
         unknown = await c.post(
@@ -319,7 +321,7 @@ async def test_failures_are_logged_without_secrets(caplog: pytest.LogCaptureFixt
         ({"secret_key": ""}, ValueError, "empty"),
         ({"secret_key": []}, ValueError, "empty list"),
         ({"secret_key": 5}, TypeError, "str, bytes or a list of them"),
-        ({"secret_key": [b"x" * 32, 5]}, TypeError, "str, bytes or a list of them"),
+        ({"secret_key": [SECRET.encode(), 5]}, TypeError, "str, bytes or a list of them"),
         ({"client_secrets": {"not-a-uuid": SECRET}}, ValueError, "not a UUID"),
         ({"client_secrets": {str(uuid.uuid1()): SECRET}}, ValueError, "UUIDv4 or UUIDv7"),
         ({"client_secrets": {str(CLIENT_ID): ""}}, ValueError, "empty"),
@@ -349,8 +351,8 @@ def test_bad_configuration_fails_at_construction(
 
 def test_short_secret_warns_and_secrets_stay_out_of_repr() -> None:
     with pytest.warns(WeakSecretWarning, match="at least 32"):
-        mw = HMACMiddleware(echo_app, secret_key="short-secret")
-    assert "short-secret" not in repr(mw) and "short-secret" not in repr(vars(mw))
+        mw = HMACMiddleware(echo_app, secret_key=SHORT_SECRET)
+    assert SHORT_SECRET not in repr(mw) and SHORT_SECRET not in repr(vars(mw))
     assert SECRET not in repr(vars(HMACMiddleware(echo_app, secret_key=SECRET)))
 
 

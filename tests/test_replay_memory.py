@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from _helpers import SECRET, echo_app, signed_headers
+from _secrets import secret
 
 from hmac_asgi import HMACMiddleware, MemoryReplayCache, ReplayCache
 
@@ -191,7 +192,7 @@ async def test_forged_requests_do_not_enter_the_cache() -> None:
     genuine = signed_headers(b"hello")
     async with client_for(app) as client:
         for i in range(20):
-            forged = signed_headers(b"hello", secret=f"not-the-secret-{i:02d}-0123456789abcdef")
+            forged = signed_headers(b"hello", secret=secret(f"forger {i}"))
             response = await client.post("/", content=b"hello", headers=forged)
             assert response.json()["code"] == "invalid_signature"
         assert len(cache) == 0

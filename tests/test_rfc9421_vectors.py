@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from _helpers import read_body
+from _secrets import RFC9421_B15_KEY_B64
 
 from hmac_asgi import HMACMiddleware, MessageSignatureScheme, Verified
 from hmac_asgi.schemes.rfc9421 import (
@@ -33,8 +34,7 @@ from hmac_asgi.schemes.rfc9421 import (
 )
 
 # RFC 9421 Appendix B.1.5: the shared 64-byte test key, and B.2's request.
-KEY_B64 = "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ=="
-KEY = base64.b64decode(KEY_B64)
+KEY = base64.b64decode(RFC9421_B15_KEY_B64)
 KEY_ID = "test-shared-secret"
 CREATED = 1618884473
 URL = "https://example.com/foo?param=Value&Pet=dog"

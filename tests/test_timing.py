@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from _asgi import Outcome, chunks, drive, http_scope, recording_app
 from _helpers import CLIENT_ID, SECRET, signed_headers
+from _secrets import secret
 
 import hmac_asgi._keys as keys_module
 import hmac_asgi.schemes.destiny as destiny_module
@@ -26,14 +27,14 @@ from hmac_asgi import HMACMiddleware
 from hmac_asgi._mac import MacKey, Running
 
 NOW = 1_800_000_000.5
-ROTATED = "rotated-secret-for-timing-0123456789abcdef"
+ROTATED_SECRET = secret("destiny client, rotated in")
 OTHER_CLIENT = uuid.UUID("0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b")  # a UUIDv7
 UNKNOWN_CLIENT = uuid.UUID("3b42cdf7-add1-445f-98db-2fe525ad54d6")
 BODY = b'{"amount": 100, "currency": "EUR"}' * 40
 
 
 async def _lookup(client_id: uuid.UUID) -> str | list[str] | None:
-    return {CLIENT_ID: [ROTATED, SECRET], OTHER_CLIENT: SECRET}.get(client_id)
+    return {CLIENT_ID: [ROTATED_SECRET, SECRET], OTHER_CLIENT: SECRET}.get(client_id)
 
 
 # name -> middleware keyword arguments. Every configuration has CLIENT_ID and
@@ -42,10 +43,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "client_secrets": {"client_secrets": {CLIENT_ID: SECRET, OTHER_CLIENT: SECRET}},
     # CLIENT_ID is mid-rotation (two secrets), OTHER_CLIENT is not.
     "client_secrets-rotation": {
-        "client_secrets": {CLIENT_ID: [ROTATED, SECRET], OTHER_CLIENT: SECRET}
+        "client_secrets": {CLIENT_ID: [ROTATED_SECRET, SECRET], OTHER_CLIENT: SECRET}
     },
     "client_secrets-uuid-text-keys": {
-        "client_secrets": {str(CLIENT_ID): SECRET, str(OTHER_CLIENT): [SECRET, ROTATED]}
+        "client_secrets": {str(CLIENT_ID): SECRET, str(OTHER_CLIENT): [SECRET, ROTATED_SECRET]}
     },
 }
 

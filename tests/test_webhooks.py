@@ -29,6 +29,7 @@ from _scheme_helpers import (
     who,
     who_app,
 )
+from _secrets import secret
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -47,7 +48,7 @@ from hmac_asgi._cli import main
 
 URL = "https://receiver.example/hooks/orders"
 BODY = b'{"type": "order.created", "data": {"id": 42}}'
-OTHER_KEY = b"webhook-other-key-0123456789abcdef"  # a key the receiver does not know
+OTHER_KEY = secret("webhook endpoint nobody has").encode()  # a key the receiver does not know
 
 
 def guard(app: Any = who_app, *, secrets: Any = WEBHOOK_SECRET, **kwargs: Any) -> HMACMiddleware:

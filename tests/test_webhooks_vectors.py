@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 from _helpers import read_body
+from _secrets import WEBHOOKS_SPEC_SECRET
 
 from hmac_asgi import HMACMiddleware, StandardWebhookScheme, Verified
 from hmac_asgi.schemes.webhooks import WebhookSigner
 
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET = WEBHOOKS_SPEC_SECRET
 MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
 TIMESTAMP = 1614265330
 BODY = b'{"test": 2432232314}'

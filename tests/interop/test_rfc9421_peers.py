@@ -25,6 +25,7 @@ import httpx
 import pytest
 import requests
 from _helpers import read_body, serve
+from _secrets import secret
 from http_message_signatures import (
     ContentDigest,
     HTTPMessageSigner,
@@ -45,8 +46,9 @@ from hmac_asgi import (
 )
 from hmac_asgi.schemes.rfc9421 import DEFAULT_COMPONENTS, MessageSigner, digest_header
 
-SECRET = "rfc9421-peer-secret-0123456789abcdef-0123"  # in conftest.KNOWN_SECRETS
-WRONG_SECRET = "rfc9421-wrong-secret-0123456789abcdef-012"
+SECRET = secret("rfc9421 peer key")
+WRONG_SECRET = secret("rfc9421 peer key nobody has")
+OTHER_SIGNERS_SECRET = secret("rfc9421 another signer's key")
 KEY = SECRET.encode()  # the peers take raw key bytes; we UTF-8 encode a str: the same key
 KEY_ID = "peer-key-1"
 HMAC = algorithms.HMAC_SHA256
@@ -277,7 +279,9 @@ async def test_pyauth_bodiless_get(body: bytes | None) -> None:
 @pytest.mark.anyio
 async def test_pyauth_second_signature_with_a_known_key_decides() -> None:
     # Two labels: an unknown keyid first, ours appended: the known one decides.
-    signed = pyauth_signed("POST", URLS["https"], BODY, key=b"x" * 32, key_id="someone-else")
+    signed = pyauth_signed(
+        "POST", URLS["https"], BODY, key=OTHER_SIGNERS_SECRET.encode(), key_id="someone-else"
+    )
     signer = HTTPMessageSigner(signature_algorithm=HMAC, key_resolver=RESOLVER)
     signer.sign(
         signed,

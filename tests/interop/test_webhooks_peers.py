@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from _helpers import read_body, serve
+from _secrets import secret
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from hmac_asgi import (
@@ -28,10 +29,10 @@ from hmac_asgi import (
     Verified,
 )
 
-# Raw keys as text (so conftest's log scanner knows them), issued as whsec_<base64>.
-RAW_KEY = "webhook-peer-secret-0123456789abcdef-01"
-NEXT_RAW_KEY = "webhook-next-secret-0123456789abcdef-01"
-OTHER_RAW_KEY = "webhook-other-secret-0123456789abcdef-0"
+# Raw keys as text (so conftest's log scanner knows them), given out as whsec_<base64>.
+RAW_KEY = secret("webhook peer endpoint")
+NEXT_RAW_KEY = secret("webhook peer endpoint, next")
+OTHER_RAW_KEY = secret("webhook peer endpoint nobody has")
 
 
 def whsec(raw: str) -> str:
@@ -250,8 +251,8 @@ async def test_rotation_receiver_holds_two_secrets() -> None:
     seen: list[Any] = []
     app = receiver(seen, SECRET, NEXT_SECRET)
     body = BODIES["json"]
-    for secret in (SECRET, NEXT_SECRET):
-        assert (await deliver(app, body, peer_headers(body, secret))).status_code == 204
+    for key in (SECRET, NEXT_SECRET):
+        assert (await deliver(app, body, peer_headers(body, key))).status_code == 204
     refused_with(await deliver(app, body, peer_headers(body, OTHER_SECRET)), "invalid_signature")
     assert len(seen) == 2
 
@@ -263,25 +264,25 @@ async def test_rotation_sender_lists_two_signatures() -> None:
     at = int(time.time())
     old, new = peer_headers(body, SECRET, at=at), peer_headers(body, NEXT_SECRET, at=at)
     both = {**old, "webhook-signature": f"{old['webhook-signature']} {new['webhook-signature']}"}
-    for secret in (SECRET, NEXT_SECRET):
-        Webhook(secret).verify(body, both)  # the library accepts either entry
-        assert (await deliver(receiver([], secret), body, both)).status_code == 204
+    for key in (SECRET, NEXT_SECRET):
+        Webhook(key).verify(body, both)  # the library accepts either entry
+        assert (await deliver(receiver([], key), body, both)).status_code == 204
     refused_with(await deliver(receiver([], OTHER_SECRET), body, both), "invalid_signature")
 
 
 def test_rotation_our_sender_with_either_secret() -> None:
-    for secret in (SECRET, NEXT_SECRET):
+    for key in (SECRET, NEXT_SECRET):
         received: list[Any] = []
-        inner = httpx.MockTransport(peer_verifier(secret, received))
+        inner = httpx.MockTransport(peer_verifier(key, received))
         transport = HMACSigningTransport(
-            secret_key=secret, scheme="standard-webhooks", transport=inner
+            secret_key=key, scheme="standard-webhooks", transport=inner
         )
         with httpx.Client(transport=transport) as client:
             assert client.post(URL, content=b"{}").status_code == 200
-        wrong = NEXT_SECRET if secret == SECRET else SECRET
+        wrong = NEXT_SECRET if key == SECRET else SECRET
         inner = httpx.MockTransport(peer_verifier(wrong, received))
         transport = HMACSigningTransport(
-            secret_key=secret, scheme="standard-webhooks", transport=inner
+            secret_key=key, scheme="standard-webhooks", transport=inner
         )
         with httpx.Client(transport=transport) as client:
             assert client.post(URL, content=b"{}").status_code == 401
