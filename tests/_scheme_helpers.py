@@ -12,13 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
-from _asgi import Outcome, chunks, drive, http_scope
 from _secrets import secret
 
 from hmac_asgi.schemes.rfc9421 import (
@@ -39,13 +36,6 @@ WEBHOOK_KEY = secret("webhook endpoint").encode()  # the raw MAC key
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
 WEBHOOK_OLD_KEY = secret("webhook endpoint, retiring").encode()
 WEBHOOK_OLD_SECRET = "whsec_" + base64.b64encode(WEBHOOK_OLD_KEY).decode()
-
-Headers = list[tuple[bytes, bytes]]
-
-
-def raw(headers: Mapping[str, str]) -> Headers:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-
 
 # --- RFC 9421 ------------------------------------------------------------------------
 
@@ -102,33 +92,6 @@ def joined(*signatures: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def scope_for(
-    method: str, url: str, headers: Headers | Mapping[str, str], **extra: Any
-) -> dict[str, Any]:
-    """The scope an ASGI server builds for ``method url``: ``Host`` from the URL first,
-    then ``headers``; ``path`` decoded, ``raw_path`` as sent."""
-    u = httpx.URL(url)
-    raw_path = u.raw_path.partition(b"?")[0]
-    listed = raw(headers) if isinstance(headers, Mapping) else list(headers)
-    scope = http_scope(
-        [(b"host", u.netloc), *listed],
-        path=unquote(raw_path.decode("ascii")),
-        method=method,
-        scheme=u.scheme,
-        raw_path=raw_path,
-        query_string=u.query,
-    )
-    scope.update(extra)
-    return scope
-
-
-async def run(app: Any, scope: dict[str, Any], body: bytes = b"", size: int = 0) -> Outcome:
-    """Drive ``app`` (a middleware around ``recording``'s app) once; ``size`` chunks the body."""
-    outcome = Outcome()
-    await drive(app, scope, chunks(body, size or len(body) or 1), outcome)
-    return outcome
-
-
 # --- Standard Webhooks ---------------------------------------------------------------
 
 
@@ -150,35 +113,3 @@ def webhook_headers(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": webhook_signature(key, msg_id, timestamp, body),
     }
-
-
-# --- an app that says who signed -----------------------------------------------------
-
-
-async def who_app(scope: Any, receive: Any, send: Any) -> None:
-    """Raw ASGI: JSON with ``scope["state"]["hmac"]``, the webhook id and the body length,
-    then a newline and the body it read."""
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body", False):
-            break
-    state = scope.get("state", {})
-    verified = state.get("hmac")
-    payload = {
-        "hmac": None if verified is None else [verified.scheme, str(verified.key_id)],
-        "webhook_id": state.get("webhook_id"),
-        "client_id": str(state.get("hmac_client_id")),
-        "body_len": len(body),
-    }
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": json.dumps(payload).encode() + b"\n" + body})
-
-
-def who(response: httpx.Response) -> dict[str, Any]:
-    """What ``who_app`` answered (asserting it was reached)."""
-    assert response.status_code == 200, response.text
-    head, _, _ = response.content.partition(b"\n")
-    result: dict[str, Any] = json.loads(head)
-    return result

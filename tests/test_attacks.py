@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import inspect
 import logging
 import os
 import shutil
@@ -28,13 +27,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 import redis.asyncio
-from _asgi import Outcome, chunks, http_scope, recording_app
+from _asgi import Outcome, Script, Step, chunks, drive, http_scope, raw, recording_app
 from _helpers import CLIENT_ID, SECRET, signed_headers
 from _redis import redis_server
 from _secrets import secret
@@ -68,9 +67,6 @@ ECHO_SECRET = secret("passed in the wrong argument")
 # What `secrets.token_hex(16)` gives one time in 32: 32 hex digits that parse as a UUIDv4.
 HEX_V4_SECRET = secret("hex that parses as a UUIDv4", "0123456789ab4def8123456789abcdef")
 LOOKUP_BYTES_SECRET = secret("secret_lookup answering bytes").encode()
-
-Step = Callable[[], object]  # run before the next message; may return an awaitable
-Script = list[Union[Message, Step]]
 
 
 class Clock:
@@ -107,10 +103,6 @@ def sleep(seconds: float) -> Step:
     return lambda: anyio.sleep(seconds)
 
 
-def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-
-
 def captured(body: bytes = BODY, timestamp: float = TS) -> list[tuple[bytes, bytes]]:
     """The headers of a request an attacker captured (validly signed at ``timestamp``)."""
     return raw(signed_headers(body, timestamp=timestamp))
@@ -125,38 +117,15 @@ def slow_body(body: bytes, *pause: Step) -> Script:
     ]
 
 
-async def play(
-    app: ASGIApp, headers: list[tuple[bytes, bytes]], script: Script, path: str = "/"
-) -> Outcome:
+async def play(app: ASGIApp, headers: list[tuple[bytes, bytes]], script: Script) -> Outcome:
     """One request through ``app``: the script's messages (steps run in between), then
     ``http.disconnect`` forever."""
-    pending = list(script)
-    outcome = Outcome()
-
-    async def receive() -> Message:
-        while pending and callable(pending[0]):
-            result = pending.pop(0)()  # type: ignore[operator]
-            if inspect.isawaitable(result):
-                await result
-        if pending:
-            message: Message = pending.pop(0)  # type: ignore[assignment]
-            return message
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        outcome.sent.append(message)
-
-    await app(http_scope(headers, path=path), receive, send)
-    return outcome
+    return await drive(app, http_scope(headers), script)
 
 
 def answer(outcome: Outcome) -> tuple[int | None, str | None]:
     """(status, the refusal's ``code``), ``code`` None for a non-JSON (the app's) answer."""
-    try:
-        payload = outcome.json()
-    except ValueError:
-        return outcome.status, None
-    return outcome.status, payload.get("code") if isinstance(payload, dict) else None
+    return outcome.code()
 
 
 # --- item 1: single use until no server sharing the cache can accept it again -----------
@@ -368,20 +337,11 @@ async def buffered(body: bytes, *, empties: int = 0, chunk: int = 1) -> Buffered
             end = start + chunk
             yield {"type": "http.request", "body": body[start:end], "more_body": end < len(body)}
 
-    pending = messages()
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return next(pending, {"type": "http.disconnect"})
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     gc.collect()
     tracemalloc.reset_peak()
     record.base = tracemalloc.get_traced_memory()[0]
-    await mw(scope, receive, send)
-    assert sent and sent[0]["status"] == 200, sent
+    outcome = await drive(mw, scope, messages())
+    assert outcome.status == 200, outcome.sent
     return record
 
 
@@ -642,37 +602,17 @@ def guarded_app(auth: HMACAuth) -> FastAPI:
     return app
 
 
-@dataclass
-class Counted:
-    outcome: Outcome
-    receives: int
-
-
 async def drive_counting(
     app: ASGIApp,
     headers: list[tuple[bytes, bytes]],
     messages: list[Message],
     stall: bool = False,
     http2: bool = False,
-) -> Counted:
-    """Raw ASGI to /private, counting ``receive`` calls; ``stall``: never send the rest."""
-    pending = list(messages)
-    counted = Counted(Outcome(), 0)
-
-    async def receive() -> Message:
-        counted.receives += 1
-        if pending:
-            return pending.pop(0)
-        if stall:
-            await anyio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        counted.outcome.sent.append(message)
-
+) -> Outcome:
+    """Raw ASGI to /private (its ``reads`` count ``receive`` calls); ``stall``: never send
+    the rest."""
     scope = http_scope(headers, path="/private", http_version="2" if http2 else "1.1")
-    await app(scope, receive, send)
-    return counted
+    return await drive(app, scope, messages, then="block" if stall else "disconnect")
 
 
 @pytest.mark.anyio
@@ -682,8 +622,8 @@ async def test_item7_dependency_refuses_a_large_content_length_before_reading() 
     body = b"x" * 17
     headers = [*captured(body), (b"content-length", b"17")]
     counted = await drive_counting(guarded_app(auth), headers, chunks(body, 17))
-    assert answer(counted.outcome) == (413, "body_too_large")
-    assert counted.receives == 0
+    assert answer(counted) == (413, "body_too_large")
+    assert counted.reads == 0
 
 
 @pytest.mark.anyio
@@ -697,11 +637,11 @@ async def test_item7_dependency_stops_reading_a_chunked_body_over_the_limit() ->
     body = b"0123456789" * 10
     chunked = [*captured(body), (b"transfer-encoding", b"chunked")]
     counted = await drive_counting(guarded_app(auth), chunked, chunks(body, 10))
-    assert answer(counted.outcome) == (411, "length_required")
-    assert counted.receives == 0
+    assert answer(counted) == (411, "length_required")
+    assert counted.reads == 0
     counted = await drive_counting(guarded_app(auth), captured(body), chunks(body, 10), http2=True)
-    assert answer(counted.outcome) == (413, "body_too_large")
-    assert counted.receives <= 3  # the third 10-byte chunk crossed the limit
+    assert answer(counted) == (413, "body_too_large")
+    assert counted.reads <= 3  # the third 10-byte chunk crossed the limit
 
 
 @pytest.mark.anyio
@@ -710,7 +650,7 @@ async def test_item7_dependency_refuses_a_body_slower_than_body_timeout() -> Non
     auth = HMACAuth(SECRET, body_timeout=0.2, clock=Clock(TS))
     started = time.monotonic()
     counted = await drive_counting(guarded_app(auth), captured(), slow_body(BODY)[:1], stall=True)
-    assert answer(counted.outcome) == (408, "body_timeout")
+    assert answer(counted) == (408, "body_timeout")
     assert time.monotonic() - started < 5
 
 
@@ -765,16 +705,12 @@ async def test_item8a_unknown_scope_types_are_refused(scope: dict[str, Any]) -> 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         called.append(scope["type"])
 
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        raise AssertionError("nothing may be sent")
-
     mw = HMACMiddleware(app, secret_key=SECRET, exclude_paths=("/health",))
+    outcome = Outcome()
     with pytest.raises(RuntimeError):
-        await mw(scope, receive, send)
+        await drive(mw, scope, [], outcome)
     assert called == []
+    assert outcome.sent == []  # nothing was sent
 
 
 def formatted(exc: BaseException) -> str:

@@ -30,7 +30,8 @@ import h2.config
 import h2.connection
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, free_port, serve, signed_headers
+from _asgi import echo_app, free_port, serve
+from _helpers import CLIENT_ID, SECRET, signed_headers
 from _redis import redis_server
 
 from hmac_asgi import HMACMiddleware, RedisReplayCache

@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, serve
+from _asgi import capturing, dated, echo_app, redirecting, serve
+from _helpers import CLIENT_ID, SECRET
 from _secrets import secret
 
 from hmac_asgi import (
@@ -42,44 +43,13 @@ Clock = Callable[[], float]
 
 def make_app(seen: list[str]) -> Any:
     """Echo behind the middleware; /redirect/<status> redirects to /b. Records what passed."""
+    app = redirecting(echo_app)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        path = scope["path"]
-        seen.append(f"{scope['method']} {path}?{scope['query_string'].decode()}")
-        if path.startswith("/redirect/"):
-            start = {"status": int(path[10:]), "headers": [(b"location", b"/b?hop=2")]}
-            await send({"type": "http.response.start", **start})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await echo_app(scope, receive, send)
-
-    return HMACMiddleware(app, secret_key=SECRET, replay_cache=MemoryReplayCache())
-
-
-def with_date(app: Any, clock: Clock = time.time) -> Any:
-    """Adds a ``Date`` header (as uvicorn does), from ``clock``."""
-
-    async def dated(scope: Any, receive: Any, send: Any) -> None:
-        async def send_dated(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                date = formatdate(clock(), usegmt=True).encode()
-                message = {**message, "headers": [*message.get("headers", []), (b"date", date)]}
-            await send(message)
-
-        await app(scope, receive, send_dated)
-
-    return dated
-
-
-def counting(app: Any, calls: list[str]) -> Any:
-    """Records every request that reaches the server, verified or not."""
-
-    async def counted(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            calls.append(scope["path"])
+    async def logged(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(f"{scope['method']} {scope['path']}?{scope['query_string'].decode()}")
         await app(scope, receive, send)
 
-    return counted
+    return HMACMiddleware(logged, secret_key=SECRET, replay_cache=MemoryReplayCache())
 
 
 def check_echo(response: httpx.Response, body: bytes) -> None:
@@ -253,8 +223,8 @@ KINDS = pytest.mark.parametrize("kind", ["auth", "transport"])
 @KINDS
 @pytest.mark.parametrize("skew", [-1000.0, 1000.0], ids=["behind", "ahead"])
 async def test_skewed_clock_is_corrected_once_and_kept(kind: str, skew: float) -> None:
-    calls: list[str] = []
-    app = counting(with_date(make_app([])), calls)
+    calls: list[dict[str, str]] = []
+    app = capturing(dated(make_app([])), calls)
     async with async_client(kind, app, clock=lambda: time.time() + skew) as client:
         check_echo(await client.post("/echo", content=b"late"), b"late")
         assert len(calls) == 2  # refused, then corrected
@@ -265,8 +235,8 @@ async def test_skewed_clock_is_corrected_once_and_kept(kind: str, skew: float) -
 @pytest.mark.anyio
 @KINDS
 async def test_no_date_no_retry(kind: str) -> None:
-    calls: list[str] = []
-    app = counting(make_app([]), calls)
+    calls: list[dict[str, str]] = []
+    app = capturing(make_app([]), calls)
     async with async_client(kind, app, clock=lambda: time.time() - 1000) as client:
         response = await client.post("/echo", content=b"late")
     assert (response.status_code, response.json()["detail"]) == (401, "Token is expired.")
@@ -279,8 +249,8 @@ async def test_date_agreeing_with_us_no_retry(kind: str) -> None:
     def clock() -> float:
         return time.time() - 1000
 
-    calls: list[str] = []
-    app = counting(with_date(make_app([]), clock), calls)
+    calls: list[dict[str, str]] = []
+    app = capturing(dated(make_app([]), clock), calls)
     async with async_client(kind, app, clock=clock) as client:
         response = await client.post("/echo", content=b"late")
     assert (response.status_code, response.json()["detail"]) == (401, "Token is expired.")
@@ -290,9 +260,9 @@ async def test_date_agreeing_with_us_no_retry(kind: str) -> None:
 @pytest.mark.anyio
 @KINDS
 async def test_other_401_with_skewed_date_no_retry(kind: str) -> None:
-    calls: list[str] = []
-    app = counting(
-        with_date(HMACMiddleware(echo_app, secret_key=secret("a secret the server does not know"))),
+    calls: list[dict[str, str]] = []
+    app = capturing(
+        dated(HMACMiddleware(echo_app, secret_key=secret("a secret the server does not know"))),
         calls,
     )
     async with async_client(kind, app, clock=lambda: time.time() + 30) as client:
@@ -304,7 +274,7 @@ async def test_other_401_with_skewed_date_no_retry(kind: str) -> None:
 @pytest.mark.anyio
 @KINDS
 async def test_retry_does_not_loop(kind: str) -> None:
-    calls: list[str] = []
+    calls: list[dict[str, str]] = []
 
     async def always_expired(scope: Any, receive: Any, send: Any) -> None:
         calls.append(scope["path"])  # each answer claims a later server time
@@ -371,9 +341,9 @@ def test_odd_401_is_returned_untouched_sync(kind: str) -> None:
 
 @KINDS
 def test_skewed_clock_corrected_from_uvicorn_date(kind: str) -> None:
-    calls: list[str] = []
+    calls: list[dict[str, str]] = []
     with (
-        serve(counting(make_app([]), calls), lifespan="off") as url,
+        serve(capturing(make_app([]), calls), lifespan="off") as url,
         sync_client(kind, url, clock=lambda: time.time() - 1000) as client,
     ):
         check_echo(client.post("/echo", content=b"late"), b"late")
@@ -517,19 +487,12 @@ def cross_origin_redirect(target: str) -> Any:
     return app
 
 
-def header_recorder(seen: list[dict[str, str]]) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await HMACMiddleware(echo_app, secret_key=SECRET)(scope, receive, send)
-
-    return app
-
-
 def test_cross_origin_redirect_is_not_signed_by_default(caplog: pytest.LogCaptureFixture) -> None:
     seen: list[dict[str, str]] = []
-    with serve(header_recorder(seen)) as other, serve(cross_origin_redirect(other)) as first:
+    with (
+        serve(capturing(HMACMiddleware(echo_app, secret_key=SECRET), seen)) as other,
+        serve(cross_origin_redirect(other)) as first,
+    ):
         with httpx.Client(transport=transport(), follow_redirects=True) as client:
             response = client.post(f"{first}/a", content=b"data")
     assert response.status_code == 401  # the other host got no valid signature
@@ -539,7 +502,10 @@ def test_cross_origin_redirect_is_not_signed_by_default(caplog: pytest.LogCaptur
 
 def test_origins_lists_every_host_to_sign_for() -> None:
     seen: list[dict[str, str]] = []
-    with serve(header_recorder(seen)) as other, serve(cross_origin_redirect(other)) as first:
+    with (
+        serve(capturing(HMACMiddleware(echo_app, secret_key=SECRET), seen)) as other,
+        serve(cross_origin_redirect(other)) as first,
+    ):
         signing = transport(origins=[first, other])
         with httpx.Client(transport=signing, follow_redirects=True) as client:
             response = client.post(f"{first}/a", content=b"data")

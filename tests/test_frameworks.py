@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, read_body, serve, signed_headers
+from _asgi import echo_app, read_body, serve
+from _helpers import CLIENT_ID, SECRET, signed_headers
 from fastapi import FastAPI
 from litestar import Litestar
 from litestar import Request as LitestarRequest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import math
 import uuid
@@ -12,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, raw
+from _helpers import CLIENT_ID, SECRET, signed_headers
 from _secrets import secret
-from starlette.types import Message
 
 from hmac_asgi import HMACMiddleware, WeakSecretWarning
 from hmac_asgi._keys import KeyRing
@@ -194,25 +193,8 @@ async def test_lookup_raising_is_503_logged_and_not_cached(
     assert (await status_of(app))[0] == 200
 
 
-async def _raw_call(app: HMACMiddleware, headers: dict[str, str]) -> list[Message]:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
+async def _raw_call(app: HMACMiddleware, headers: dict[str, str]) -> Outcome:
+    return await drive(app, http_scope(raw(headers), method="GET"), chunks(b"", 1))
 
 
 @pytest.mark.anyio
@@ -222,9 +204,8 @@ async def test_lookup_answering_nonsense_is_a_logged_503(
 ) -> None:
     """A store answering the wrong type is the store's fault: 503 and an ERROR, never a 500."""
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
-    sent = await _raw_call(app, signed_headers())
-    assert sent[0]["status"] == 503
-    assert json.loads(sent[1]["body"])["code"] == "unavailable"
+    outcome = await _raw_call(app, signed_headers())
+    assert outcome.code() == (503, "unavailable")
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "secret lookup" in record.getMessage()
 
@@ -234,15 +215,14 @@ async def test_lookup_answering_nonsense_is_a_logged_503(
 async def test_lookup_may_answer_bytes(answer: Any) -> None:
     """Raw key bytes from a store (a vault) are a key, as str secrets are UTF-8 bytes."""
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
-    assert (await _raw_call(app, signed_headers()))[0]["status"] == 200
+    assert (await _raw_call(app, signed_headers())).status == 200
 
 
 @pytest.mark.anyio
 async def test_raw_call_answers_normally() -> None:
     # The driver above works: a good lookup gets the app's 200.
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
-    sent = await _raw_call(app, signed_headers())
-    assert sent[0]["status"] == 200
+    assert (await _raw_call(app, signed_headers())).status == 200
 
 
 # Construction.

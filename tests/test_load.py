@@ -41,7 +41,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, serve
+from _asgi import echo_app, serve
+from _helpers import CLIENT_ID, SECRET
 from _secrets import secret
 
 import hmac_asgi

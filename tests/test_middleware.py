@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, raw, recording_app, ws_app, ws_scope
+from _helpers import CLIENT_ID, SECRET, signed_headers
 from _secrets import secret
 from starlette.types import Message
 
@@ -17,10 +19,6 @@ from hmac_asgi import HMACMiddleware, Verified, WeakSecretWarning
 
 NOW = 1_800_000_000.5
 SHORT_SECRET = secret("under 32 bytes", "short-secret")  # 12 bytes: warns
-
-
-def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
 def middleware(outcome: Outcome, **kwargs: Any) -> HMACMiddleware:
@@ -110,36 +108,20 @@ async def test_body_limit_exact_passes_and_one_more_byte_is_413() -> None:
 
 @pytest.mark.anyio
 async def test_streamed_body_over_limit_stops_reading() -> None:
-    reads = 0
-
-    async def receive() -> Message:
-        nonlocal reads
-        reads += 1
-        return {"type": "http.request", "body": b"q" * 1000, "more_body": True}
-
+    endless = itertools.repeat({"type": "http.request", "body": b"q" * 1000, "more_body": True})
     outcome = Outcome()
-
-    async def send(message: Message) -> None:
-        outcome.sent.append(message)
-
     mw = middleware(outcome, max_body_size=10_000)
-    await mw(http_scope(raw(signed_headers(b"", timestamp=NOW))), receive, send)
+    await drive(mw, http_scope(raw(signed_headers(b"", timestamp=NOW))), endless, outcome)
     assert outcome.status == 413
-    assert reads == 11  # stopped at the first byte over the limit: an endless body is cut
+    assert outcome.reads == 11  # stopped at the first byte over the limit: an endless body is cut
 
 
 @pytest.mark.anyio
 async def test_declared_content_length_over_limit_is_refused_before_reading() -> None:
-    async def receive() -> Message:
-        raise AssertionError("the body must not be read")
-
     outcome = Outcome()
-
-    async def send(message: Message) -> None:
-        outcome.sent.append(message)
-
     headers = [*raw(signed_headers(b"", timestamp=NOW)), (b"content-length", b"101")]
-    await middleware(outcome, max_body_size=100)(http_scope(headers), receive, send)
+    mw = middleware(outcome, max_body_size=100)
+    await drive(mw, http_scope(headers), [], outcome, then="forbid")
     assert outcome.status == 413
     assert outcome.json()["code"] == "body_too_large"
 
@@ -175,22 +157,7 @@ async def test_lifespan_passes_straight_through() -> None:
     assert seen == ["lifespan"]
 
 
-def ws_scope(headers: list[tuple[bytes, bytes]], **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "websocket",
-        "path": "/ws",
-        "headers": headers,
-        "query_string": b"",
-        "subprotocols": [],
-        **extra,
-    }
-
-
-async def ws_app(scope: Any, receive: Any, send: Any) -> None:
-    assert (await receive())["type"] == "websocket.connect"
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.send", "text": str(scope["state"]["hmac_client_id"])})
-    await send({"type": "websocket.close", "code": 1000})
+WS_URL = "http://testserver/ws"
 
 
 @pytest.mark.anyio
@@ -199,7 +166,7 @@ async def test_websocket_handshake_signed_is_accepted() -> None:
     mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
     await drive(
         mw,
-        ws_scope(raw(signed_headers(b"", timestamp=NOW))),
+        ws_scope(WS_URL, signed_headers(b"", timestamp=NOW)),
         [{"type": "websocket.connect"}],
         outcome,
     )
@@ -208,14 +175,14 @@ async def test_websocket_handshake_signed_is_accepted() -> None:
         "websocket.send",
         "websocket.close",
     ]
-    assert outcome.sent[1]["text"] == str(CLIENT_ID)
+    assert json.loads(outcome.sent[1]["text"])["client_id"] == str(CLIENT_ID)
 
 
 @pytest.mark.anyio
 async def test_websocket_unsigned_is_closed_before_accept() -> None:
     outcome = Outcome()
     mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
-    await drive(mw, ws_scope([]), [{"type": "websocket.connect"}], outcome)
+    await drive(mw, ws_scope(WS_URL, {}), [{"type": "websocket.connect"}], outcome)
     assert [m["type"] for m in outcome.sent] == ["websocket.close"]
     assert outcome.sent[0]["code"] == 1008
 
@@ -224,7 +191,7 @@ async def test_websocket_unsigned_is_closed_before_accept() -> None:
 async def test_websocket_denial_response_when_the_server_supports_it() -> None:
     outcome = Outcome()
     mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
-    scope = ws_scope([], extensions={"websocket.http.response": {}})
+    scope = ws_scope(WS_URL, {}, extensions={"websocket.http.response": {}})
     await drive(mw, scope, [{"type": "websocket.connect"}], outcome)
     assert [m["type"] for m in outcome.sent] == [
         "websocket.http.response.start",

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import SECRET, echo_app, signed_headers
+from _asgi import echo_app
+from _helpers import SECRET, signed_headers
 from _secrets import secret
 
 from hmac_asgi import HMACMiddleware, MemoryReplayCache, ReplayCache

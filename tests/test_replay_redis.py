@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio
-from _helpers import CLIENT_ID, SECRET, echo_app, free_port, signed_headers
+from _asgi import echo_app, free_port
+from _helpers import CLIENT_ID, SECRET, signed_headers
 from _redis import RedisServer, redis_server
 
 from hmac_asgi import HMACMiddleware, RedisReplayCache, ReplayCache, ReplayCacheUnavailable

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from _helpers import read_body
+from _asgi import Outcome, recording_app
 from _secrets import RFC9421_B15_KEY_B64
 
 from hmac_asgi import HMACMiddleware, MessageSignatureScheme, Verified
@@ -105,22 +105,14 @@ def value(identifier: str, scope: dict[str, Any], **params: Any) -> str:
     return component_value(identifier, params, ScopeMessage(scope))
 
 
-def recording_app(seen: list[Any]) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        seen.append((scope["state"]["hmac"], await read_body(receive)))
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    return app
-
-
 async def send_at(
-    now: float, request: httpx.Request, seen: list[Any] | None = None, **policy: Any
+    now: float, request: httpx.Request, seen: Outcome | None = None, **policy: Any
 ) -> httpx.Response:
-    """``request`` through our middleware (RFC 9421 only), its clock at ``now``."""
+    """``request`` through our middleware (RFC 9421 only), its clock at ``now``; ``seen``
+    records what reached the app."""
     scheme = MessageSignatureScheme(keys={KEY_ID: KEY}, **policy)
     app = HMACMiddleware(
-        recording_app([] if seen is None else seen), schemes=[scheme], clock=lambda: now
+        recording_app(Outcome() if seen is None else seen), schemes=[scheme], clock=lambda: now
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app)) as client:
         return await client.send(request)
@@ -164,10 +156,10 @@ def test_b25_signature_base_is_the_rfcs() -> None:
 async def test_our_verifier_accepts_the_vector(name: str) -> None:
     components, _, _, signature_input, signature = VECTORS[name]
     request = vector_request({"Signature-Input": signature_input, "Signature": signature})
-    seen: list[Any] = []
+    seen = Outcome()
     response = await send_at(CREATED + 1, request, seen, required_components=components)
     assert response.status_code == 200, response.text
-    assert seen == [(Verified("rfc9421", KEY_ID), BODY)]
+    assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), BODY)]
 
 
 @pytest.mark.anyio

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app
+from _helpers import CLIENT_ID, SECRET, signed_headers
 from _secrets import secret
 from conftest import SecretScanner, secret_forms
 

@@ -14,20 +14,26 @@ from typing import Any
 
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, recording_app
+from _asgi import (
+    Headers,
+    Outcome,
+    capturing,
+    chunks,
+    drive,
+    raw,
+    recording_app,
+    scope_for,
+    who,
+    who_app,
+)
 from _scheme_helpers import (
     NOW,
     WEBHOOK_KEY,
     WEBHOOK_OLD_KEY,
     WEBHOOK_OLD_SECRET,
     WEBHOOK_SECRET,
-    Headers,
-    raw,
-    scope_for,
     webhook_headers,
     webhook_signature,
-    who,
-    who_app,
 )
 from _secrets import secret
 from starlette.applications import Starlette
@@ -81,14 +87,6 @@ def check_refused(outcome: Outcome, code: str, detail: str | None = None) -> Non
 
 
 # --- round trips --------------------------------------------------------------------------
-
-
-def capturing(app: Any, seen: list[dict[str, str]]) -> Any:
-    async def captured(scope: Any, receive: Any, send: Any) -> None:
-        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await app(scope, receive, send)
-
-    return captured
 
 
 def sending_client(kind: str, app: Any) -> httpx.AsyncClient:

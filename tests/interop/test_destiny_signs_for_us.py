@@ -6,7 +6,8 @@ import uuid
 
 import httpx
 import pytest
-from _helpers import SECRET, echo_app, serve
+from _asgi import echo_app, serve
+from _helpers import SECRET
 from _secrets import secret
 from destiny_sdk.client import HMACSigningAuth as DestinySigningAuth
 

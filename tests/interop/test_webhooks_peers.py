@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import read_body, serve
+from _asgi import Outcome, recording_app, serve
 from _secrets import secret
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -41,6 +41,7 @@ def whsec(raw: str) -> str:
 
 SECRET, NEXT_SECRET, OTHER_SECRET = whsec(RAW_KEY), whsec(NEXT_RAW_KEY), whsec(OTHER_RAW_KEY)
 URL = "https://hooks.example/webhooks/orders"
+VERIFIED = Verified("standard-webhooks", None)
 BODIES = {
     "json": json.dumps({"type": "order.paid", "data": {"id": "o_1", "note": "café ✓"}}),
     "compact": '{"test": 2432232314}',
@@ -61,16 +62,10 @@ def peer_headers(
     }
 
 
-def receiver(seen: list[Any], *secrets: str | bytes) -> HMACMiddleware:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        state = scope["state"]
-        seen.append((state["hmac"], state["webhook_id"], await read_body(receive)))
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    return HMACMiddleware(app, schemes=[StandardWebhookScheme(secrets=list(secrets or [SECRET]))])
+def receiver(seen: Outcome, *secrets: str | bytes) -> HMACMiddleware:
+    """Our middleware, Standard Webhooks only, with ``secrets`` (SECRET by default)."""
+    scheme = StandardWebhookScheme(secrets=list(secrets or [SECRET]))
+    return HMACMiddleware(recording_app(seen), schemes=[scheme])
 
 
 async def deliver(app: HMACMiddleware, body: str, headers: dict[str, str]) -> httpx.Response:
@@ -89,25 +84,29 @@ def refused_with(response: httpx.Response, code: str) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
 async def test_peer_signs_our_middleware_accepts(body: str) -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     response = await deliver(receiver(seen), body, peer_headers(body))
-    assert response.status_code == 204, response.text
-    assert seen == [(Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())]
+    assert response.status_code == 200, response.text
+    assert seen.seen("hmac", "webhook_id") == [
+        (Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())
+    ]
 
 
 def test_peer_signs_our_middleware_accepts_over_uvicorn() -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     body = BODIES["json"]
     with serve(receiver(seen), lifespan="off") as url, httpx.Client(base_url=url) as client:
-        assert client.post("/hooks", content=body, headers=peer_headers(body)).status_code == 204
+        assert client.post("/hooks", content=body, headers=peer_headers(body)).status_code == 200
         tampered = client.post("/hooks", content=body + " ", headers=peer_headers(body))
     refused_with(tampered, "invalid_signature")
-    assert seen == [(Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())]
+    assert seen.seen("hmac", "webhook_id") == [
+        (Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())
+    ]
 
 
 @pytest.mark.anyio
 async def test_peer_signature_refused_when_tampered_or_foreign() -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     app = receiver(seen)
     body = BODIES["json"]
     headers = peer_headers(body)
@@ -123,7 +122,7 @@ async def test_peer_signature_refused_when_tampered_or_foreign() -> None:
     refused_with(
         await deliver(app, body, peer_headers(body, at=int(time.time()) - 3600)), "expired"
     )
-    assert seen == []
+    assert seen.calls == []
 
 
 @pytest.mark.anyio
@@ -131,9 +130,9 @@ async def test_peer_raw_bytes_secret_is_the_same_key() -> None:
     # The library takes a whsec_ str or the raw key bytes; so do we.
     body = BODIES["json"]
     assert peer_headers(body, RAW_KEY.encode(), at=1) == peer_headers(body, SECRET, at=1)
-    seen: list[Any] = []
+    seen = Outcome()
     app = receiver(seen, RAW_KEY.encode())
-    assert (await deliver(app, body, peer_headers(body))).status_code == 204
+    assert (await deliver(app, body, peer_headers(body))).status_code == 200
 
 
 @pytest.mark.anyio
@@ -144,7 +143,7 @@ async def test_peer_timestamp_with_fraction_departs() -> None:
     headers = peer_headers(body)
     loose = {**headers, "webhook-timestamp": headers["webhook-timestamp"] + ".9"}
     assert Webhook(SECRET).verify(body, loose) == json.loads(body)
-    refused_with(await deliver(receiver([]), body, loose), "malformed_header")
+    refused_with(await deliver(receiver(Outcome()), body, loose), "malformed_header")
 
 
 @pytest.mark.anyio
@@ -159,7 +158,7 @@ async def test_junk_entry_before_a_valid_one_departs(junk: str) -> None:
     listed = {**headers, "webhook-signature": junk + headers["webhook-signature"]}
     with pytest.raises(ValueError):
         Webhook(SECRET).verify(body, listed)
-    assert (await deliver(receiver([]), body, listed)).status_code == 204
+    assert (await deliver(receiver(Outcome()), body, listed)).status_code == 200
 
 
 # Our transport and httpx.Auth sign, the reference library verifies.
@@ -248,13 +247,13 @@ def test_our_signature_refused_by_peer_when_tampered_or_foreign() -> None:
 
 @pytest.mark.anyio
 async def test_rotation_receiver_holds_two_secrets() -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     app = receiver(seen, SECRET, NEXT_SECRET)
     body = BODIES["json"]
     for key in (SECRET, NEXT_SECRET):
-        assert (await deliver(app, body, peer_headers(body, key))).status_code == 204
+        assert (await deliver(app, body, peer_headers(body, key))).status_code == 200
     refused_with(await deliver(app, body, peer_headers(body, OTHER_SECRET)), "invalid_signature")
-    assert len(seen) == 2
+    assert len(seen.calls) == 2
 
 
 @pytest.mark.anyio
@@ -266,8 +265,8 @@ async def test_rotation_sender_lists_two_signatures() -> None:
     both = {**old, "webhook-signature": f"{old['webhook-signature']} {new['webhook-signature']}"}
     for key in (SECRET, NEXT_SECRET):
         Webhook(key).verify(body, both)  # the library accepts either entry
-        assert (await deliver(receiver([], key), body, both)).status_code == 204
-    refused_with(await deliver(receiver([], OTHER_SECRET), body, both), "invalid_signature")
+        assert (await deliver(receiver(Outcome(), key), body, both)).status_code == 200
+    refused_with(await deliver(receiver(Outcome(), OTHER_SECRET), body, both), "invalid_signature")
 
 
 def test_rotation_our_sender_with_either_secret() -> None:
