@@ -34,9 +34,9 @@ import httpx
 import pytest
 import redis.asyncio
 from _asgi import Outcome, Script, Step, chunks, drive, http_scope, raw, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
 from _redis import redis_server
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message
@@ -105,7 +105,7 @@ def sleep(seconds: float) -> Step:
 
 def captured(body: bytes = BODY, timestamp: float = TS) -> list[tuple[bytes, bytes]]:
     """The headers of a request an attacker captured (validly signed at ``timestamp``)."""
-    return raw(signed_headers(body, timestamp=timestamp))
+    return signed("destiny", body, at=timestamp).raw
 
 
 def slow_body(body: bytes, *pause: Step) -> Script:
@@ -662,7 +662,7 @@ async def test_item7_dependency_with_limits_still_lets_the_route_read_the_body()
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         at_limit = b"y" * 1024
         ok = await client.post(
-            "/private", content=at_limit, headers=signed_headers(at_limit, timestamp=TS)
+            "/private", content=at_limit, headers=signed("destiny", at_limit, at=TS).httpx
         )
         assert (ok.status_code, ok.json()) == (200, {"body": at_limit.decode()})
 
@@ -673,12 +673,12 @@ async def test_item7_dependency_with_limits_still_lets_the_route_read_the_body()
         # A chunked upload is refused, clearly, before reading: the route could not
         # read a body the dependency consumed (only the middleware can replay it).
         streamed = await client.post(
-            "/private", content=chunked(), headers=signed_headers(BODY, timestamp=TS)
+            "/private", content=chunked(), headers=signed("destiny", BODY, at=TS).httpx
         )
         assert (streamed.status_code, streamed.json()["code"]) == (411, "length_required")
         over = b"y" * 1025
         too_big = await client.post(
-            "/private", content=over, headers=signed_headers(over, timestamp=TS)
+            "/private", content=over, headers=signed("destiny", over, at=TS).httpx
         )
         assert (too_big.status_code, too_big.json()["code"]) == (413, "body_too_large")
 
@@ -838,7 +838,7 @@ async def test_item8c_secret_lookup_returning_bytes_is_a_raw_key() -> None:
     mw = HMACMiddleware(
         recording_app(seen), secret_lookup=lookup_answering(LOOKUP_BYTES_SECRET), clock=Clock(TS)
     )
-    headers = raw(signed_headers(BODY, secret=LOOKUP_BYTES_SECRET.decode(), timestamp=TS))
+    headers = signed("destiny", BODY, secret=LOOKUP_BYTES_SECRET.decode(), at=TS).raw
     assert answer(await play_safely(mw, headers)) == (200, None)
     assert seen.app_calls == 1 and seen.app_body == BODY
     assert answer(await play_safely(mw, captured())) == (401, "invalid_signature")
@@ -866,7 +866,7 @@ async def test_item8c_secret_lookup_returning_another_type_is_503(
 
 # --- item 9: destiny-sdk's message for every malformed signature ----------------------------
 
-GOOD_SIGNATURE = create_signature(SECRET, BODY, CLIENT_ID, TS)
+GOOD_SIGNATURE = signed("destiny", BODY, at=TS).httpx["Authorization"].removeprefix("Signature ")
 MALFORMED = {
     "nonsense": "nonsense",
     "too-short": GOOD_SIGNATURE[:16],
@@ -880,7 +880,7 @@ INVALID = "Signature is invalid."
 
 
 def with_authorization(signature: str) -> list[tuple[bytes, bytes]]:
-    headers = signed_headers(BODY, timestamp=TS)
+    headers = signed("destiny", BODY, at=TS).httpx
     return raw({**headers, "Authorization": f"Signature {signature}"})
 
 

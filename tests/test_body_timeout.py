@@ -7,8 +7,8 @@ import socket
 import time
 
 import pytest
-from _asgi import Outcome, chunks, drive, echo_app, http_scope, raw, recording_app, serve
-from _helpers import SECRET, signed_headers
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app, serve
+from _signing import SECRET, signed
 
 from hmac_asgi import HMACMiddleware
 
@@ -19,7 +19,7 @@ async def _stalled_run(timeout: float) -> tuple[Outcome, float]:
     started = time.monotonic()
     first = {"type": "http.request", "body": b"a", "more_body": True}
     # The client never sends the rest.
-    await drive(mw, http_scope(raw(signed_headers(b"ab"))), [first], outcome, then="block")
+    await drive(mw, http_scope(signed("destiny", b"ab").raw), [first], outcome, then="block")
     return outcome, time.monotonic() - started
 
 
@@ -40,7 +40,7 @@ async def test_stalled_body_gets_408_and_app_is_not_called(anyio_backend: str) -
 async def test_outside_cancellation_is_not_swallowed() -> None:
     outcome = Outcome()
     mw = HMACMiddleware(echo_app, secret_key=SECRET, body_timeout=30)
-    scope = http_scope(raw(signed_headers(b"x")))
+    scope = http_scope(signed("destiny", b"x").raw)
     task = asyncio.ensure_future(drive(mw, scope, [], outcome, then="block"))
     await asyncio.sleep(0.05)
     task.cancel()
@@ -54,13 +54,13 @@ async def test_no_timeout_when_disabled_and_fast_bodies_unaffected() -> None:
     for timeout in (None, 0.5):
         outcome = Outcome()
         mw = HMACMiddleware(recording_app(outcome), secret_key=SECRET, body_timeout=timeout)
-        await drive(mw, http_scope(raw(signed_headers(b"ab"))), chunks(b"ab", 2), outcome)
+        await drive(mw, http_scope(signed("destiny", b"ab").raw), chunks(b"ab", 2), outcome)
         assert outcome.status == 200 and outcome.app_body == b"ab"
 
 
 def test_trickling_client_over_uvicorn_gets_408() -> None:
     body = b"z" * 100
-    headers = signed_headers(body)
+    headers = signed("destiny", body).httpx
     with serve(HMACMiddleware(echo_app, secret_key=SECRET, body_timeout=0.5)) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as sock:

@@ -20,15 +20,14 @@ from typing import Any
 import httpx
 import pytest
 from _asgi import capturing, dated, echo_app, redirecting, serve
-from _helpers import CLIENT_ID, SECRET
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 
 from hmac_asgi import (
     HMACMiddleware,
     HMACSigningAuth,
     HMACSigningTransport,
     MemoryReplayCache,
-    create_signature,
 )
 
 BIG = os.urandom(5 * 1024 * 1024)
@@ -210,8 +209,8 @@ async def test_headers_are_the_signed_text_fresh_per_request(kind: str) -> None:
     assert [h["x-request-timestamp"] for h in seen] == ["1732838400.1", "1732838401.25"]
     for headers, body in zip(seen, [b"one", b"two"], strict=True):
         assert headers["x-client-id"] == "6234ddc9-6b49-4e45-9c0f-e91d2c381222"
-        signature = create_signature(SECRET, body, CLIENT_ID, headers["x-request-timestamp"])
-        assert headers["authorization"] == f"Signature {signature}"
+        expected = signed("destiny", body, at=headers["x-request-timestamp"])
+        assert headers["authorization"] == expected.httpx["Authorization"]
 
 
 # --- clock correction ----------------------------------------------------------------

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 from _asgi import Outcome, chunks, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET
 
 from hmac_asgi import HMACMiddleware, create_signature
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from _asgi import Outcome, chunks, drive, echo_app, http_scope, raw
-from _helpers import CLIENT_ID, SECRET, signed_headers
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 
 from hmac_asgi import HMACMiddleware, WeakSecretWarning
 from hmac_asgi._keys import KeyRing
@@ -32,9 +32,8 @@ def client_for(app: HMACMiddleware) -> httpx.AsyncClient:
 
 async def status_of(app: HMACMiddleware, **sign: Any) -> tuple[int, Any]:
     async with client_for(app) as client:
-        response = await client.post(
-            "/", content=b"payload", headers=signed_headers(b"payload", **sign)
-        )
+        headers = signed("destiny", b"payload", **sign).httpx
+        response = await client.post("/", content=b"payload", headers=headers)
     return response.status_code, response.json() if response.status_code != 200 else None
 
 
@@ -82,12 +81,14 @@ async def test_rotation_old_and_new_pass_then_old_is_removed(source: str) -> Non
 async def test_per_client_secrets() -> None:
     app = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: SECRET, OTHER_ID: [OTHER_SECRET]})
     async with client_for(app) as client:
-        mine = await client.get("/", headers=signed_headers(secret=SECRET, client_id=CLIENT_ID))
+        mine = await client.get(
+            "/", headers=signed("destiny", secret=SECRET, key_id=CLIENT_ID).httpx
+        )
         theirs = await client.get(
-            "/", headers=signed_headers(secret=OTHER_SECRET, client_id=OTHER_ID)
+            "/", headers=signed("destiny", secret=OTHER_SECRET, key_id=OTHER_ID).httpx
         )
         crossed = await client.get(
-            "/", headers=signed_headers(secret=OTHER_SECRET, client_id=CLIENT_ID)
+            "/", headers=signed("destiny", secret=OTHER_SECRET, key_id=CLIENT_ID).httpx
         )
     assert mine.status_code == 200 and mine.text.startswith(f'{{"client_id": "{CLIENT_ID}"')
     assert theirs.status_code == 200 and theirs.text.startswith(f'{{"client_id": "{OTHER_ID}"')
@@ -102,8 +103,8 @@ async def test_unknown_client_looks_exactly_like_a_bad_signature(source: str) ->
     else:
         app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
     async with client_for(app) as client:
-        unknown = await client.get("/", headers=signed_headers(client_id=UNKNOWN_ID))
-        forged = await client.get("/", headers=signed_headers(secret=OTHER_SECRET))
+        unknown = await client.get("/", headers=signed("destiny", key_id=UNKNOWN_ID).httpx)
+        forged = await client.get("/", headers=signed("destiny", secret=OTHER_SECRET).httpx)
     assert unknown.status_code == forged.status_code == 401
     assert unknown.content == forged.content
     assert unknown.headers == forged.headers
@@ -125,7 +126,7 @@ async def test_lookup_ttl_caches_known_and_unknown_clients() -> None:
     app = HMACMiddleware(echo_app, secret_lookup=store, secret_lookup_ttl=60)
     for _ in range(3):
         assert (await status_of(app))[0] == 200
-        assert (await status_of(app, client_id=UNKNOWN_ID))[0] == 401
+        assert (await status_of(app, key_id=UNKNOWN_ID))[0] == 401
     assert store.calls == [CLIENT_ID, UNKNOWN_ID]
 
 
@@ -204,7 +205,7 @@ async def test_lookup_answering_nonsense_is_a_logged_503(
 ) -> None:
     """A store answering the wrong type is the store's fault: 503 and an ERROR, never a 500."""
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
-    outcome = await _raw_call(app, signed_headers())
+    outcome = await _raw_call(app, signed("destiny").httpx)
     assert outcome.code() == (503, "unavailable")
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "secret lookup" in record.getMessage()
@@ -215,14 +216,14 @@ async def test_lookup_answering_nonsense_is_a_logged_503(
 async def test_lookup_may_answer_bytes(answer: Any) -> None:
     """Raw key bytes from a store (a vault) are a key, as str secrets are UTF-8 bytes."""
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
-    assert (await _raw_call(app, signed_headers())).status == 200
+    assert (await _raw_call(app, signed("destiny").httpx)).status == 200
 
 
 @pytest.mark.anyio
 async def test_raw_call_answers_normally() -> None:
     # The driver above works: a good lookup gets the app's 200.
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
-    assert (await _raw_call(app, signed_headers())).status == 200
+    assert (await _raw_call(app, signed("destiny").httpx)).status == 200
 
 
 # Construction.
@@ -313,7 +314,7 @@ async def test_keys_from_env_app_rotates(monkeypatch: pytest.MonkeyPatch) -> Non
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         for secret in (NEW_SECRET, OLD_SECRET):
-            response = await client.get("/whoami", headers=signed_headers(secret=secret))
+            response = await client.get("/whoami", headers=signed("destiny", secret=secret).httpx)
             assert response.json() == {"client_id": str(CLIENT_ID)}
-        forged = await client.get("/whoami", headers=signed_headers(secret=OTHER_SECRET))
+        forged = await client.get("/whoami", headers=signed("destiny", secret=OTHER_SECRET).httpx)
     assert forged.status_code == 401

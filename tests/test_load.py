@@ -42,8 +42,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from _asgi import echo_app, serve
-from _helpers import CLIENT_ID, SECRET
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET
 
 import hmac_asgi
 from hmac_asgi import AuthException, HMACMiddleware, HMACSigningAuth, MemoryReplayCache

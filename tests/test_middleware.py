@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, echo_app, http_scope, raw, recording_app, ws_app, ws_scope
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app, ws_app, ws_scope
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 from starlette.types import Message
 
 from hmac_asgi import HMACMiddleware, Verified, WeakSecretWarning
@@ -32,7 +32,7 @@ def middleware(outcome: Outcome, **kwargs: Any) -> HMACMiddleware:
 async def test_body_in_any_chunking_reaches_app_intact(size: int) -> None:
     body = bytes(range(256)) * 50
     outcome = Outcome()
-    headers = raw(signed_headers(body, timestamp=NOW))
+    headers = signed("destiny", body, at=NOW).raw
     await drive(middleware(outcome), http_scope(headers), chunks(body, size), outcome)
     assert outcome.status == 200
     assert outcome.app_body == body
@@ -51,7 +51,7 @@ async def test_empty_and_keyless_messages_are_tolerated() -> None:
         {"type": "http.request", "body": b"def"},  # no "more_body" key: the last one
     ]
     outcome = Outcome()
-    headers = raw(signed_headers(body, timestamp=NOW))
+    headers = signed("destiny", body, at=NOW).raw
     await drive(middleware(outcome), http_scope(headers), messages, outcome)
     assert outcome.status == 200
     assert outcome.app_body == body
@@ -72,7 +72,7 @@ async def test_the_original_messages_are_replayed_then_the_servers_receive() -> 
 
     outcome = Outcome()
     mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
-    await drive(mw, http_scope(raw(signed_headers(body, timestamp=NOW))), list(incoming), outcome)
+    await drive(mw, http_scope(signed("destiny", body, at=NOW).raw), list(incoming), outcome)
     assert outcome.status == 204
     # The same bytes, in order, the last message closing the body, then the server's
     # disconnect. (Small chunks arrive joined: the buffer holds bytes, not messages.)
@@ -87,7 +87,7 @@ async def test_client_disconnect_mid_body_never_calls_app(after: int) -> None:
     body = b"y" * 40
     messages = chunks(body, 8)[:after]  # then the driver answers http.disconnect
     outcome = Outcome()
-    headers = raw(signed_headers(body, timestamp=NOW))
+    headers = signed("destiny", body, at=NOW).raw
     await drive(middleware(outcome), http_scope(headers), messages, outcome)
     assert outcome.app_calls == 0
     assert outcome.sent == []  # nobody to answer; nothing raised either
@@ -98,7 +98,7 @@ async def test_body_limit_exact_passes_and_one_more_byte_is_413() -> None:
     for size, status in ((100, 200), (101, 413)):
         body = b"z" * size
         outcome = Outcome()
-        headers = raw(signed_headers(body, timestamp=NOW))
+        headers = signed("destiny", body, at=NOW).raw
         await drive(
             middleware(outcome, max_body_size=100), http_scope(headers), chunks(body, 10), outcome
         )
@@ -111,7 +111,7 @@ async def test_streamed_body_over_limit_stops_reading() -> None:
     endless = itertools.repeat({"type": "http.request", "body": b"q" * 1000, "more_body": True})
     outcome = Outcome()
     mw = middleware(outcome, max_body_size=10_000)
-    await drive(mw, http_scope(raw(signed_headers(b"", timestamp=NOW))), endless, outcome)
+    await drive(mw, http_scope(signed("destiny", b"", at=NOW).raw), endless, outcome)
     assert outcome.status == 413
     assert outcome.reads == 11  # stopped at the first byte over the limit: an endless body is cut
 
@@ -119,7 +119,7 @@ async def test_streamed_body_over_limit_stops_reading() -> None:
 @pytest.mark.anyio
 async def test_declared_content_length_over_limit_is_refused_before_reading() -> None:
     outcome = Outcome()
-    headers = [*raw(signed_headers(b"", timestamp=NOW)), (b"content-length", b"101")]
+    headers = [*signed("destiny", b"", at=NOW).raw, (b"content-length", b"101")]
     mw = middleware(outcome, max_body_size=100)
     await drive(mw, http_scope(headers), [], outcome, then="forbid")
     assert outcome.status == 413
@@ -166,7 +166,7 @@ async def test_websocket_handshake_signed_is_accepted() -> None:
     mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
     await drive(
         mw,
-        ws_scope(WS_URL, signed_headers(b"", timestamp=NOW)),
+        ws_scope(WS_URL, signed("destiny", b"", at=NOW).httpx),
         [{"type": "websocket.connect"}],
         outcome,
     )
@@ -211,15 +211,13 @@ async def test_app_exceptions_propagate_untouched() -> None:
 
     mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
     with pytest.raises(Boom):
-        await drive(
-            mw, http_scope(raw(signed_headers(b"", timestamp=NOW))), chunks(b"", 1), Outcome()
-        )
+        await drive(mw, http_scope(signed("destiny", b"", at=NOW).raw), chunks(b"", 1), Outcome())
 
 
 @pytest.mark.anyio
 async def test_existing_scope_state_is_kept() -> None:
     outcome = Outcome()
-    scope = http_scope(raw(signed_headers(b"", timestamp=NOW)), state={"db": "pool"})
+    scope = http_scope(signed("destiny", b"", at=NOW).raw, state={"db": "pool"})
     await drive(middleware(outcome), scope, chunks(b"", 1), outcome)
     assert outcome.app_scope is not None
     assert outcome.app_scope["state"] == {
@@ -235,7 +233,7 @@ async def test_existing_scope_state_is_kept() -> None:
 )
 async def test_freshness_window_is_inclusive_both_ways(skew: float, status: int) -> None:
     outcome = Outcome()
-    headers = raw(signed_headers(b"", timestamp=repr(NOW + skew)))
+    headers = signed("destiny", b"", at=repr(NOW + skew)).raw
     await drive(middleware(outcome), http_scope(headers), chunks(b"", 1), outcome)
     assert outcome.status == status
 
@@ -247,11 +245,13 @@ async def test_rotation_any_listed_secret_passes_and_unknown_client_looks_like_b
     mw = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: [new, old]})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
         for key in (new, old):
-            r = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=key))
+            r = await c.post("/", content=b"hi", headers=signed("destiny", b"hi", secret=key).httpx)
             assert r.status_code == 200
-        bad = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=SECRET))
+        bad = await c.post(
+            "/", content=b"hi", headers=signed("destiny", b"hi", secret=SECRET).httpx
+        )
         unknown = await c.post(
-            "/", content=b"hi", headers=signed_headers(b"hi", secret=new, client_id=other)
+            "/", content=b"hi", headers=signed("destiny", b"hi", secret=new, key_id=other).httpx
         )
     assert (bad.status_code, bad.content) == (unknown.status_code, unknown.content)
     assert bad.json()["detail"] == "Signature is invalid."
@@ -264,9 +264,9 @@ async def test_async_secret_lookup() -> None:
 
     mw = HMACMiddleware(echo_app, secret_lookup=lookup)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
-        ok = await c.post("/", content=b"1", headers=signed_headers(b"1"))
+        ok = await c.post("/", content=b"1", headers=signed("destiny", b"1").httpx)
         other = uuid.uuid4()
-        no = await c.post("/", content=b"1", headers=signed_headers(b"1", client_id=other))
+        no = await c.post("/", content=b"1", headers=signed("destiny", b"1", key_id=other).httpx)
     assert (ok.status_code, no.status_code) == (200, 401)
 
 
@@ -275,7 +275,7 @@ async def test_failures_are_logged_without_secrets(caplog: pytest.LogCaptureFixt
     caplog.set_level(logging.DEBUG, logger="hmac_asgi")
     mw = HMACMiddleware(echo_app, secret_key=SECRET)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
-        await c.post("/orders", content=b"1", headers=signed_headers(b"2"))
+        await c.post("/orders", content=b"1", headers=signed("destiny", b"2").httpx)
     assert "invalid_signature" in caplog.text and "/orders" in caplog.text
     assert SECRET not in caplog.text
 
@@ -336,8 +336,10 @@ async def test_on_failure_hook_sees_every_refusal_and_logs_name_the_client(
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
         await c.get("/a")
-        await c.post("/b", content=b"1", headers=signed_headers(b"2"))
-        assert (await c.post("/c", content=b"3", headers=signed_headers(b"3"))).status_code == 200
+        await c.post("/b", content=b"1", headers=signed("destiny", b"2").httpx)
+        assert (
+            await c.post("/c", content=b"3", headers=signed("destiny", b"3").httpx)
+        ).status_code == 200
     assert seen == [("/a", "missing_authorization"), ("/b", "invalid_signature")]
     assert f"invalid_signature (client {CLIENT_ID})" in caplog.text
 

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import pytest
 from _asgi import Outcome, Script, Then, chunks, drive, http_scope, read_body, read_messages
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _signing import CLIENT_ID, SECRET, signed
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
@@ -36,8 +36,7 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def headers(body: bytes = BODY) -> list[tuple[bytes, bytes]]:
-    signed = signed_headers(body, timestamp=NOW)
-    return [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+    return signed("destiny", body, at=NOW).raw
 
 
 async def run(

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 from _asgi import Outcome, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _signing import CLIENT_ID, SECRET, signed
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from starlette.types import Message
@@ -178,9 +178,7 @@ def test_any_headers_get_a_json_refusal_and_never_reach_the_app(
 def test_a_content_length_too_long_for_int_is_a_413_not_a_crash() -> None:
     # int() refuses strings of more than 4300 digits; the middleware must not turn
     # that into a ValueError (a 500): the body is refused before it is read.
-    headers = [
-        (k.lower().encode(), v.encode()) for k, v in signed_headers(b"", timestamp=NOW).items()
-    ]
+    headers = signed("destiny", b"", at=NOW).raw
     for length in (b"9" * 4301, b"9" * 20_000, b"0" * 5000 + b"1" * 19):
         outcome = run([*headers, (b"content-length", length)], [_request(b"")])
         assert assert_refusal(outcome)["code"] == "body_too_large"
@@ -252,7 +250,7 @@ def message_sequences(draw: st.DrawFn) -> tuple[bytes, list[Message]]:
     return body, messages
 
 
-def expected(signed: bytes, messages: list[Message]) -> tuple[str, bytes]:
+def expected(body: bytes, messages: list[Message]) -> tuple[str, bytes]:
     """The reference model: ("app", bytes delivered), ("413", b""), ("401", b"") or ("gone", b"").
 
     Reads as the spec says: messages until one without more_body; anything that
@@ -267,7 +265,7 @@ def expected(signed: bytes, messages: list[Message]) -> tuple[str, bytes]:
             return "413", b""
         if not message.get("more_body", False):
             break
-    return ("app", received) if received == signed else ("401", b"")
+    return ("app", received) if received == body else ("401", b"")
 
 
 @FAST
@@ -281,15 +279,13 @@ def expected(signed: bytes, messages: list[Message]) -> tuple[str, bytes]:
 def test_any_message_sequence_gives_the_app_the_signed_bytes_or_a_clean_refusal(
     sequence: tuple[bytes, list[Message]],
 ) -> None:
-    signed, messages = sequence
-    headers = [
-        (k.lower().encode(), v.encode()) for k, v in signed_headers(signed, timestamp=NOW).items()
-    ]
-    verdict, delivered = expected(signed, messages)
+    body, messages = sequence
+    headers = signed("destiny", body, at=NOW).raw
+    verdict, delivered = expected(body, messages)
     event(verdict)
     outcome = run(headers, list(messages))
     if verdict == "app":
-        assert outcome.app_calls == 1 and outcome.app_body == delivered == signed
+        assert outcome.app_calls == 1 and outcome.app_body == delivered == body
         assert outcome.status == 200 and outcome.sent[-1] == {
             "type": "http.response.body",
             "body": b"ok",
@@ -353,9 +349,9 @@ def test_anything_our_signer_signs_verifies_with_the_exact_bytes(
                 method, "/p", content=body, auth=HMACSigningAuth(secret, client_id)
             )
             answers = [(good.status_code, "")]
-            signed = {k: v for k, v in good.request.headers.items() if k != "content-length"}
+            kept = {k: v for k, v in good.request.headers.items() if k != "content-length"}
             for other in others:
-                forged = await client.request(method, "/p", content=other, headers=signed)
+                forged = await client.request(method, "/p", content=other, headers=kept)
                 answers.append((forged.status_code, forged.json()["code"]))
             return answers
 
@@ -367,8 +363,7 @@ def test_anything_our_signer_signs_verifies_with_the_exact_bytes(
 
 
 def _signed(body: bytes, timestamp: float) -> Headers:
-    signed = signed_headers(body, timestamp=f"{timestamp}")  # the text a signer sends
-    return [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+    return signed("destiny", body, at=f"{timestamp}").raw  # the text a signer sends
 
 
 @settings(FAST, max_examples=60)

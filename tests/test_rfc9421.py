@@ -40,7 +40,7 @@ from _asgi import (
     ws_app,
     ws_scope,
 )
-from _scheme_helpers import (
+from _signing import (
     KEY_ID,
     NOW,
     RFC_OLD_SECRET,
@@ -48,8 +48,8 @@ from _scheme_helpers import (
     RFC_SECRET,
     hand_signed,
     joined,
-    rfc_headers,
-    rfc_request,
+    signed,
+    signed_over,
 )
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -160,10 +160,16 @@ def test_readme_example_is_what_our_signer_sends() -> None:
     """Our signer produces exactly the README's three headers for its request."""
     ex = readme_example()
     assert set(ex.headers) == {"Content-Digest", "Signature-Input", "Signature"}
-    signed = rfc_headers(
-        ex.method, ex.url, ex.body, secret=ex.secret, key_id=ex.key_id, created=ex.created
+    ours = signed(
+        "rfc9421",
+        ex.body,
+        method=ex.method,
+        url=ex.url,
+        at=ex.created,
+        secret=ex.secret,
+        key_id=ex.key_id,
     )
-    assert signed == ex.headers
+    assert ours.httpx == ex.headers
 
 
 def test_readme_example_signature_base() -> None:
@@ -175,7 +181,9 @@ def test_readme_example_signature_base() -> None:
 
     covered, _ = parse_dictionary(ex.headers["Signature-Input"])["sig1"]
     components = [(serialize_item(item), str(item[0]), item[1]) for item in covered]
-    request = rfc_request(ex.method, ex.url, ex.body, {"Content-Digest": d256(ex.body)})
+    request = httpx.Request(
+        ex.method, ex.url, content=ex.body, headers={"Content-Digest": d256(ex.body)}
+    )
     assert signature_base(components, member, RequestMessage(request)) == ex.base
     assert ex.base.endswith(b'"@signature-params": ' + member.encode())  # no final LF
     mac = hmac.new(ex.secret.encode(), ex.base, hashlib.sha256).digest()  # the stdlib's HMAC
@@ -258,7 +266,7 @@ async def test_five_mib_in_many_small_chunks() -> None:
     """The digest runs as the body streams in: 5 MiB in 64 KiB chunks, 1 KiB in 7-byte ones."""
     for body, size in ((BODIES["5MiB"], 64 * 1024), (BODIES["1KiB"], 7)):
         outcome = Outcome()
-        headers = rfc_headers("POST", "http://orders.test/upload", body)
+        headers = signed("rfc9421", body, url="http://orders.test/upload", at=NOW).httpx
         scope = scope_for("POST", "http://orders.test/upload", headers)
         await drive(recorded(outcome), scope, chunks(body, size), outcome)
         assert outcome.status == 200
@@ -448,10 +456,15 @@ async def test_what_the_signature_binds(
 ) -> None:
     """Method, path, query, authority, body and covered headers are bound; nothing else is."""
     components = ["@method", "@authority", "@path", "@query", "content-type", "content-digest"]
-    headers = rfc_headers(
-        "POST", SIGNED_URL, SIGNED_BODY, headers=SIGNED_HEADERS, components=components
+    request = signed(
+        "rfc9421",
+        SIGNED_BODY,
+        url=SIGNED_URL,
+        at=NOW,
+        headers=SIGNED_HEADERS,
+        components=components,
     )
-    scope = scope_for("POST", SIGNED_URL, {**SIGNED_HEADERS, **headers})
+    scope = request.scope()
     edit(scope)
     outcome = await verify(scope, body)
     if code is None:
@@ -463,7 +476,7 @@ async def test_what_the_signature_binds(
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("signed", "sent", "status"),
+    ("path", "sent", "status"),
     [
         ("/a%2Fb", b"/a/b", 401),
         ("/a/b", b"/a%2Fb", 401),
@@ -473,10 +486,9 @@ async def test_what_the_signature_binds(
         ("/caf%C3%A9", b"/caf%C3%A9", 200),
     ],
 )
-async def test_path_is_signed_as_sent_never_decoded(signed: str, sent: bytes, status: int) -> None:
+async def test_path_is_signed_as_sent_never_decoded(path: str, sent: bytes, status: int) -> None:
     """Only the percent-encoding differs, and the path decodes the same: still refused."""
-    url = f"http://orders.test{signed}"
-    scope = scope_for("GET", url, rfc_headers("GET", url))
+    scope = signed("rfc9421", method="GET", url=f"http://orders.test{path}", at=NOW).scope()
     scope["raw_path"] = sent
     outcome = await verify(scope)
     assert outcome.status == status
@@ -516,11 +528,16 @@ async def test_every_supported_component_round_trips(
     component: str, edit: Callable[[dict[str, Any]], None] | None, code: str | None
 ) -> None:
     """Each derived component and field parameter we support signs, verifies, and binds."""
-    headers = rfc_headers(
-        "POST", SIGNED_URL, SIGNED_BODY, headers=SIGNED_HEADERS, components=[*DEFAULT, component]
+    request = signed(
+        "rfc9421",
+        SIGNED_BODY,
+        url=SIGNED_URL,
+        at=NOW,
+        headers=SIGNED_HEADERS,
+        components=[*DEFAULT, component],
     )
-    assert component in headers["Signature-Input"]
-    scope = scope_for("POST", SIGNED_URL, {**SIGNED_HEADERS, **headers})
+    assert component in request.httpx["Signature-Input"]
+    scope = request.scope()
     assert (await verify(scope, SIGNED_BODY)).status == 200
     if edit is not None:
         edit(scope)
@@ -532,15 +549,17 @@ async def test_every_supported_component_round_trips(
 async def test_a_field_sent_on_several_lines_is_one_value() -> None:
     """A covered field's lines are joined with ", ", as the signer saw them combined."""
     url = "http://orders.test/orders"
-    headers = rfc_headers(
-        "GET",
-        url,
+    headers = signed(
+        "rfc9421",
+        method="GET",
+        url=url,
+        at=NOW,
         headers={"Accept": "text/plain, application/json"},
         components=[*DEFAULT, "accept"],
     )
-    lines = [(b"accept", b"text/plain"), (b"accept", b"application/json"), *raw(headers)]
+    lines = [(b"accept", b"text/plain"), (b"accept", b"application/json"), *headers.raw]
     assert (await verify(scope_for("GET", url, lines))).status == 200
-    swapped = [(b"accept", b"application/json"), (b"accept", b"text/plain"), *raw(headers)]
+    swapped = [(b"accept", b"application/json"), (b"accept", b"text/plain"), *headers.raw]
     assert (await verify(scope_for("GET", url, swapped))).status == 401
 
 
@@ -692,7 +711,7 @@ POLICY = [
 async def test_policy(case: Case) -> None:
     """Each policy rule refuses with its own code (a correct MAC changes nothing)."""
     url = "http://orders.test/orders?id=7&page=2"
-    sig = hand_signed(rfc_request("GET", url), case.member)
+    sig = hand_signed(case.member, url=url)
     outcome = await verify(scope_for("GET", url, sig), using=scheme(**case.policy))
     if case.code is None:
         assert outcome.status == 200, outcome.body
@@ -705,7 +724,7 @@ async def test_policy(case: Case) -> None:
 async def test_insufficient_coverage_says_what_is_required() -> None:
     """The refusal names the components, and Accept-Signature asks for them with the alg."""
     url = "http://orders.test/orders"
-    sig = hand_signed(rfc_request("GET", url), '("@method" "@path")' + PARAMS)
+    sig = hand_signed('("@method" "@path")' + PARAMS, url=url)
     outcome = await verify(scope_for("GET", url, sig))
     check_refused(
         outcome,
@@ -738,7 +757,7 @@ async def test_accept_signature_names_the_custom_policy_and_tag() -> None:
 async def test_a_body_needs_a_covered_digest(components: list[str], code: str | None) -> None:
     """By default a body whose Content-Digest is not covered is refused, after the MAC checks."""
     url = "http://orders.test/orders"
-    headers = rfc_headers("POST", url, b"body", components=components)
+    headers = signed("rfc9421", b"body", url=url, at=NOW, components=components).httpx
     outcome = await verify(scope_for("POST", url, headers), b"body")
     if code is None:
         assert outcome.status == 200
@@ -753,7 +772,7 @@ async def test_unsigned_body_is_allowed_when_the_policy_does_not_ask() -> None:
     """A policy without content-digest accepts a body the signature does not bind."""
     url = "http://orders.test/orders"
     policy = scheme(required_components=["@method", "@path"])
-    headers = rfc_headers("POST", url, b"body", components=["@method", "@path"])
+    headers = signed("rfc9421", b"body", url=url, at=NOW, components=["@method", "@path"]).httpx
     outcome = await verify(scope_for("POST", url, headers), b"xx", using=policy)
     assert outcome.status == 200
     assert outcome.app_body == b"xx"
@@ -950,8 +969,8 @@ async def test_malformed_signature_headers(
 async def test_signature_headers_split_over_several_lines_are_one_field() -> None:
     """Two Signature-Input lines (and two Signature lines) are one dictionary each."""
     url = "http://orders.test/orders"
-    unknown = rfc_headers("GET", url, key_id="nobody", label="sig0")
-    good = rfc_headers("GET", url)
+    unknown = signed("rfc9421", method="GET", url=url, at=NOW, key_id="nobody", label="sig0").httpx
+    good = signed("rfc9421", method="GET", url=url, at=NOW).httpx
     lines = [
         (b"signature-input", unknown["Signature-Input"].encode()),
         (b"signature-input", good["Signature-Input"].encode()),
@@ -967,8 +986,8 @@ async def test_signature_headers_split_over_several_lines_are_one_field() -> Non
 SEVERAL_URL = "http://orders.test/orders?id=7"
 
 
-def signed(label: str, member: str = ALL + PARAMS, secret: str = RFC_SECRET) -> dict[str, str]:
-    return hand_signed(rfc_request("GET", SEVERAL_URL), member, secret=secret, label=label)
+def labelled(label: str, member: str = ALL + PARAMS, secret: str = RFC_SECRET) -> dict[str, str]:
+    return hand_signed(member, url=SEVERAL_URL, secret=secret, label=label)
 
 
 GOOD = ("good", ALL + PARAMS, RFC_SECRET)
@@ -1001,7 +1020,7 @@ SEVERAL: list[tuple[list[tuple[str, str, str]], str | None]] = [
 )
 async def test_several_signatures(signatures: list[tuple[str, str, str]], code: str | None) -> None:
     """The first signature that meets the policy and has a known keyid decides."""
-    sigs = [signed(f"s{i}", member, secret) for i, (_, member, secret) in enumerate(signatures)]
+    sigs = [labelled(f"s{i}", member, secret) for i, (_, member, secret) in enumerate(signatures)]
     outcome = await verify(scope_for("GET", SEVERAL_URL, joined(*sigs)))
     if code is None:
         assert outcome.status == 200, outcome.body
@@ -1019,13 +1038,13 @@ async def test_with_a_lookup_the_first_signature_meeting_the_policy_decides() ->
         return RFC_SECRET if key_id == KEY_ID else None
 
     sigs = [
-        signed(f"s{i}", member, secret) for i, (_, member, secret) in enumerate([UNKNOWN, GOOD])
+        labelled(f"s{i}", member, secret) for i, (_, member, secret) in enumerate([UNKNOWN, GOOD])
     ]
     using = scheme(key_lookup=lookup)
     outcome = await verify(scope_for("GET", SEVERAL_URL, joined(*sigs)), using=using)
     check_refused(outcome, "invalid_signature")
     outcome = await verify(
-        scope_for("GET", SEVERAL_URL, joined(signed("a", *GOOD[1:]))), using=using
+        scope_for("GET", SEVERAL_URL, joined(labelled("a", *GOOD[1:]))), using=using
     )
     assert outcome.status == 200
 
@@ -1043,7 +1062,7 @@ async def test_rotation_two_secrets_per_keyid(secret: str, status: int) -> None:
     """While a keyid has two secrets, either one signs."""
     using = scheme(keys={KEY_ID: [RFC_SECRET, RFC_OLD_SECRET]})
     url = "http://orders.test/orders"
-    headers = rfc_headers("POST", url, b"x", secret=secret)
+    headers = signed("rfc9421", b"x", url=url, at=NOW, secret=secret).httpx
     outcome = await verify(scope_for("POST", url, headers), b"x", using=using)
     assert outcome.status == status
 
@@ -1056,9 +1075,11 @@ async def test_unknown_keyid_is_answered_and_costs_like_a_bad_signature(
     using = scheme(keys={KEY_ID: [RFC_SECRET, RFC_OLD_SECRET], "billing": RFC_OLD_SECRET})
     url = "http://orders.test/orders"
     requests = {
-        "wrong-secret": rfc_headers("POST", url, b"x", secret=RFC_OTHER_SECRET),
-        "unknown-keyid": rfc_headers("POST", url, b"x", key_id="nobody"),
-        "other-keyid-wrong-secret": rfc_headers("POST", url, b"x", key_id="billing"),
+        "wrong-secret": signed("rfc9421", b"x", url=url, at=NOW, secret=RFC_OTHER_SECRET).httpx,
+        "unknown-keyid": signed("rfc9421", b"x", url=url, at=NOW, key_id="nobody").httpx,
+        "other-keyid-wrong-secret": signed(
+            "rfc9421", b"x", url=url, at=NOW, key_id="billing"
+        ).httpx,
     }
     calls = 0
     real = MacKey.mac
@@ -1114,7 +1135,7 @@ async def test_key_lookup_answers(answer: str, status: int, code: str | None) ->
         return LOOKUP_ANSWERS[answer]
 
     url = "http://orders.test/orders"
-    headers = rfc_headers("POST", url, b"x")
+    headers = signed("rfc9421", b"x", url=url, at=NOW).httpx
     outcome = await verify(scope_for("POST", url, headers), b"x", using=scheme(key_lookup=lookup))
     assert asked == [KEY_ID]
     assert outcome.status == status
@@ -1142,8 +1163,8 @@ async def test_key_lookup_ttl_caches_answers(ttl: float, pause: float, lookups: 
     for key_id in ("nobody", KEY_ID):
         asked.clear()
         for _ in range(3):
-            scope = scope_for("GET", url, rfc_headers("GET", url, key_id=key_id))
-            outcome = await drive(mw, scope, chunks(b"", 1))
+            request = signed("rfc9421", method="GET", url=url, at=NOW, key_id=key_id)
+            outcome = await drive(mw, request.scope(), chunks(b"", 1))
             assert outcome.status == (200 if key_id == KEY_ID else 401)
             time.sleep(pause)
         assert asked == [key_id] * lookups
@@ -1163,14 +1184,14 @@ async def test_replay_refused_and_a_resigned_request_passes() -> None:
         clock=lambda: clock["now"],
     )
     url = "http://orders.test/orders"
-    first = rfc_headers("POST", url, b"pay", created=NOW)
+    first = signed("rfc9421", b"pay", url=url, at=NOW).httpx
     relabelled = {k: v.replace("sig1=", "again=") for k, v in first.items()}
     answers = []
     for headers, at in ((first, NOW), (first, NOW + 1), (relabelled, NOW + 1)):
         clock["now"] = at
         outcome = await drive(mw, scope_for("POST", url, headers), chunks(b"pay", 3))
         answers.append((outcome.status, outcome.json()["code"] if outcome.status != 200 else None))
-    resigned = rfc_headers("POST", url, b"pay", created=NOW + 1)
+    resigned = signed("rfc9421", b"pay", url=url, at=NOW + 1).httpx
     outcome = await drive(mw, scope_for("POST", url, resigned), chunks(b"pay", 3))
     assert answers == [(200, None), (401, "replayed"), (401, "replayed")]
     assert outcome.status == 200
@@ -1214,8 +1235,9 @@ DIGESTS: list[tuple[str, str, bytes, str | None]] = [
 async def test_content_digest(name: str, digest: str, body: bytes, code: str | None) -> None:
     """A covered Content-Digest is checked for every algorithm we know; only unknown ones refuse."""
     url = "http://orders.test/orders"
-    request = rfc_request("POST", url, BODY, {"Content-Digest": digest})
-    sig = hand_signed(request, WITH_DIGEST + PARAMS)
+    sig = hand_signed(
+        WITH_DIGEST + PARAMS, method="POST", url=url, body=BODY, headers={"Content-Digest": digest}
+    )
     scope = scope_for("POST", url, {"Content-Digest": digest, **sig})
     outcome = await verify(scope, body, size=5)
     if code is None:
@@ -1231,7 +1253,7 @@ async def test_content_digest(name: str, digest: str, body: bytes, code: str | N
 async def test_digest_present_but_not_covered_is_an_unsigned_body() -> None:
     """A correct but uncovered Content-Digest does not bind the body: unsigned_body."""
     url = "http://orders.test/orders"
-    sig = hand_signed(rfc_request("POST", url, BODY), ALL + PARAMS)
+    sig = hand_signed(ALL + PARAMS, method="POST", url=url, body=BODY)
     scope = scope_for("POST", url, {"Content-Digest": d256(BODY), **sig})
     check_refused(await verify(scope, BODY), "unsigned_body")
 
@@ -1248,7 +1270,7 @@ async def test_websocket_handshake_signed_is_accepted() -> None:
     outcome = Outcome()
     await drive(
         guard(ws_app),
-        ws_scope(WS_URL, rfc_headers("GET", WS_URL)),
+        ws_scope(WS_URL, signed("rfc9421", method="GET", url=WS_URL, at=NOW).httpx),
         [{"type": "websocket.connect"}],
         outcome,
     )
@@ -1265,8 +1287,11 @@ async def test_websocket_handshake_signed_is_accepted() -> None:
     ("headers", "code"),
     [
         ({}, "missing_header"),
-        (rfc_headers("GET", "http://orders.test/ws?room=8"), "invalid_signature"),
-        (rfc_headers("GET", WS_URL, created=NOW - 301), "expired"),
+        (
+            signed("rfc9421", method="GET", url="http://orders.test/ws?room=8", at=NOW).httpx,
+            "invalid_signature",
+        ),
+        (signed("rfc9421", method="GET", url=WS_URL, at=NOW - 301).httpx, "expired"),
     ],
     ids=["unsigned", "other-query", "stale"],
 )
@@ -1308,7 +1333,9 @@ async def test_inside_a_starlette_mount() -> None:
     outer = Starlette(routes=[Mount("/api", app=guard(app))])
     url = "http://orders.test/api/orders?dry=1"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(outer)) as client:
-        response = await client.post(url, content=BODY, headers=rfc_headers("POST", url, BODY))
+        response = await client.post(
+            url, content=BODY, headers=signed("rfc9421", BODY, url=url, at=NOW).httpx
+        )
     assert who(response)["hmac"] == ["rfc9421", KEY_ID]
     assert seen == ["/api"]
 
@@ -1324,9 +1351,9 @@ def test_behind_uvicorn_root_path() -> None:
     mw = HMACMiddleware(who_app, schemes=[scheme()])
     with serve(mw, lifespan="off", root_path="/api") as url, httpx.Client() as client:
         created = int(time.time())
-        through_proxy = rfc_headers("POST", f"{url}/api/orders?x=1", BODY, created=created)
+        through_proxy = signed("rfc9421", BODY, url=f"{url}/api/orders?x=1", at=created).httpx
         forwarded = client.post(f"{url}/orders?x=1", content=BODY, headers=through_proxy)
-        direct = rfc_headers("POST", f"{url}/orders?x=1", BODY, created=created)
+        direct = signed("rfc9421", BODY, url=f"{url}/orders?x=1", at=created).httpx
         skipped = client.post(f"{url}/orders?x=1", content=BODY, headers=direct)
     assert who(forwarded)["hmac"] == ["rfc9421", KEY_ID]
     assert (skipped.status_code, skipped.json()["code"]) == (401, "invalid_signature")
@@ -1520,7 +1547,7 @@ async def test_non_ascii_request_target_is_a_401_not_a_500(
 ) -> None:
     """A signed request whose Host, path or query holds non-ASCII bytes is refused, not raised."""
     url = "http://orders.test/orders?q=1"
-    scope = scope_for("GET", url, rfc_headers("GET", url))
+    scope = signed("rfc9421", method="GET", url=url, at=NOW).scope()
     edit(scope)
     check_refused(await verify(scope), "unsupported_component")
 
@@ -1531,7 +1558,7 @@ def test_non_ascii_host_over_uvicorn_is_a_401() -> None:
 
     with serve(HMACMiddleware(who_app, schemes=[scheme()]), lifespan="off") as url:
         port = int(url.rsplit(":", 1)[1])
-        headers = rfc_headers("GET", f"{url}/orders", created=int(time.time()))
+        headers = signed("rfc9421", method="GET", url=f"{url}/orders", at=int(time.time())).httpx
         lines = b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(
@@ -1549,9 +1576,8 @@ def test_non_ascii_host_over_uvicorn_is_a_401() -> None:
 async def test_key_parameter_signs_and_verifies() -> None:
     """Our signer covers ``"content-digest";key="sha-256"`` and the middleware verifies it."""
     components = [*DEFAULT, '"content-digest";key="sha-256"']
-    headers = rfc_headers("POST", SIGNED_URL, SIGNED_BODY, components=components)
-    scope = scope_for("POST", SIGNED_URL, headers)
-    assert (await verify(scope, SIGNED_BODY)).status == 200
+    request = signed("rfc9421", SIGNED_BODY, url=SIGNED_URL, at=NOW, components=components)
+    assert (await verify(request.scope(), SIGNED_BODY)).status == 200
 
 
 @pytest.mark.anyio
@@ -1561,18 +1587,13 @@ async def test_key_parameter_in_a_request_is_never_a_500(signature: str) -> None
     url = "http://orders.test/orders"
     member = f'("@method" "@path" "content-digest";key="sha-256");created={NOW};keyid="{KEY_ID}"'
     digest = d256(BODY)
-    base = (
-        '"@method": POST\n"@path": /orders\n'
-        f'"content-digest";key="sha-256": {digest.removeprefix("sha-256=")}\n'
-        f'"@signature-params": {member}'
-    ).encode()
+    lines = [
+        '"@method": POST',
+        '"@path": /orders',
+        f'"content-digest";key="sha-256": {digest.removeprefix("sha-256=")}',
+    ]
     secret = RFC_SECRET if signature == "correct" else RFC_OTHER_SECRET
-    mac = hmac.new(secret.encode(), base, hashlib.sha256).digest()
-    headers = {
-        "Content-Digest": digest,
-        "Signature-Input": f"sig1={member}",
-        "Signature": f"sig1=:{base64.b64encode(mac).decode()}:",
-    }
+    headers = {"Content-Digest": digest, **signed_over(lines, member, secret=secret)}
     policy = scheme(required_components=["@method", "@path"])
     outcome = await verify(scope_for("POST", url, headers), BODY, using=policy)
     assert outcome.status == (200 if signature == "correct" else 401)
@@ -1584,7 +1605,7 @@ async def test_an_uncovered_content_digest_proves_nothing_and_is_ignored() -> No
     on the path could rewrite it with the body), so it is not checked: the policy decides."""
     url = "http://orders.test/orders"
     policy = scheme(required_components=["@method", "@path"])
-    headers = rfc_headers("POST", url, BODY, components=["@method", "@path"])
+    headers = signed("rfc9421", BODY, url=url, at=NOW, components=["@method", "@path"]).httpx
     scope = scope_for("POST", url, {**headers, "Content-Digest": d256(b"something else")})
     outcome = await verify(scope, BODY, using=policy)
     assert outcome.status == 200

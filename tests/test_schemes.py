@@ -14,15 +14,15 @@ import anyio
 import httpx
 import pytest
 from _asgi import Outcome, chunks, drive, raw, recording_app, scope_for, who, who_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
-from _scheme_helpers import (
+from _signing import (
+    CLIENT_ID,
     KEY_ID,
     NOW,
     RFC_OTHER_SECRET,
     RFC_SECRET,
+    SECRET,
     WEBHOOK_SECRET,
-    rfc_headers,
-    webhook_headers,
+    signed,
 )
 
 from hmac_asgi import (
@@ -65,18 +65,14 @@ def guard(app: Any = who_app, **kwargs: Any) -> HMACMiddleware:
     return HMACMiddleware(app, **kwargs)
 
 
-def signed(fmt: str, body: bytes = BODY, url: str = URL) -> dict[str, str]:
-    """A POST of ``body`` to ``url`` correctly signed in format ``fmt`` at NOW."""
-    if fmt == "destiny":
-        return signed_headers(body, timestamp=f"{NOW}.0")
-    if fmt == "rfc9421":
-        return rfc_headers("POST", url, body)
-    return webhook_headers(body)
+def good(fmt: str, body: bytes = BODY) -> dict[str, str]:
+    """A POST of ``body`` to URL correctly signed in format ``fmt`` at NOW."""
+    return signed(fmt, body, url=URL, at=NOW).httpx
 
 
 def forged(fmt: str) -> dict[str, str]:
     """Signed for another body: a wrong signature in format ``fmt``."""
-    return signed(fmt, b"another body")
+    return good(fmt, b"another body")
 
 
 async def send(
@@ -121,7 +117,7 @@ async def test_each_format_is_accepted_by_the_one_middleware(fmt: str) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_scope_state_per_format(fmt: str) -> None:
     """``scope["state"]["hmac"]`` says which format and key; each format adds its own keys."""
-    outcome = await send(signed(fmt))
+    outcome = await send(good(fmt))
     assert outcome.status == 200
     assert outcome.app_scope is not None
     state = outcome.app_scope["state"]
@@ -129,7 +125,9 @@ async def test_scope_state_per_format(fmt: str) -> None:
     expected_extra = {
         "destiny": {"hmac_client_id": CLIENT_ID},
         "rfc9421": {},
-        "standard-webhooks": {"webhook_id": webhook_headers()["webhook-id"]},
+        "standard-webhooks": {
+            "webhook_id": signed("standard-webhooks", at=NOW).httpx["webhook-id"]
+        },
     }[fmt]
     assert {k: v for k, v in state.items() if k != "hmac"} == expected_extra
 
@@ -153,7 +151,7 @@ def check_refused(outcome: Outcome, code: str, detail: str | None = None) -> Non
     [
         {},
         {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"},
-        {"Authorization": signed("destiny")["Authorization"]},  # not a destiny marker alone
+        {"Authorization": good("destiny")["Authorization"]},  # not a destiny marker alone
         {"Content-Digest": "sha-256=:AAAA:"},
     ],
     ids=["nothing", "bearer", "destiny-authorization-only", "content-digest-only"],
@@ -184,7 +182,7 @@ async def test_two_formats_are_ambiguous(formats: list[str]) -> None:
     """Headers of two formats (each correctly signed) are refused: which one was meant?"""
     headers: dict[str, str] = {}
     for fmt in formats:
-        headers.update(signed(fmt))
+        headers.update(good(fmt))
     outcome = await send(headers)
     names = ", ".join(sorted(formats))
     check_refused(
@@ -266,7 +264,7 @@ async def test_a_single_format_answers_every_request(
     alone: Callable[[], Any], code: str, detail: str
 ) -> None:
     """One scheme: every request is its, so another format's request gets its refusal."""
-    check_refused(await send(signed("destiny"), schemes=[alone()]), code, detail)
+    check_refused(await send(good("destiny"), schemes=[alone()]), code, detail)
 
 
 # --- construction ---------------------------------------------------------------------------
@@ -360,7 +358,7 @@ async def test_excluded_paths_pass_unverified(fmt: str) -> None:
 async def test_declared_content_length_over_the_limit_is_413_unread(fmt: str) -> None:
     """A Content-Length over max_body_size is refused before a byte is read, in every format."""
     body = b"x" * 101
-    headers = [*raw(signed(fmt, body)), (b"content-length", b"101")]
+    headers = [*raw(good(fmt, body)), (b"content-length", b"101")]
     scope = scope_for("POST", URL, headers)
     outcome = await drive(guard(max_body_size=100), scope, then="forbid")
     assert outcome.code() == (413, "body_too_large")
@@ -371,7 +369,7 @@ async def test_declared_content_length_over_the_limit_is_413_unread(fmt: str) ->
 async def test_streamed_body_over_the_limit_is_413(fmt: str) -> None:
     """A correctly signed body one byte over max_body_size is refused while it is read."""
     body = b"y" * 101
-    outcome = await send(signed(fmt, body), body, max_body_size=100)
+    outcome = await send(good(fmt, body), body, max_body_size=100)
     assert outcome.status == 413
     assert outcome.json() == {
         "detail": "Request body exceeds the limit of 100 bytes.",
@@ -384,7 +382,7 @@ async def test_streamed_body_over_the_limit_is_413(fmt: str) -> None:
 async def test_stalled_body_is_408(fmt: str) -> None:
     """A body that stops arriving gets 408 within body_timeout, in every format."""
     first = {"type": "http.request", "body": BODY[:3], "more_body": True}
-    scope = scope_for("POST", URL, signed(fmt))
+    scope = scope_for("POST", URL, good(fmt))
     with anyio.fail_after(5):
         outcome = await drive(guard(body_timeout=0.1), scope, [first], then="block")
     assert outcome.code() == (408, "body_timeout")
@@ -399,7 +397,7 @@ async def test_on_failure_sees_every_formats_refusals(caplog: pytest.LogCaptureF
     def hook(scope: Any, exc: AuthException) -> None:
         seen.append(exc.code)
 
-    ambiguous = {**signed("destiny"), **signed("rfc9421")}
+    ambiguous = {**good("destiny"), **good("rfc9421")}
     for headers in (
         forged("destiny"),
         forged("rfc9421"),
@@ -408,8 +406,8 @@ async def test_on_failure_sees_every_formats_refusals(caplog: pytest.LogCaptureF
         ambiguous,
     ):
         await send(headers, on_failure=hook)
-    good = await send(signed("rfc9421"), on_failure=hook)
-    assert good.status == 200
+    accepted = await send(good("rfc9421"), on_failure=hook)
+    assert accepted.status == 200
     assert seen == [
         "invalid_signature",
         "digest_mismatch",
@@ -428,7 +426,7 @@ async def test_one_replay_cache_serves_every_format() -> None:
     mw = guard(replay_cache=cache)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw)) as client:
         for fmt in FORMATS:
-            headers = signed(fmt)
+            headers = good(fmt)
             first = await client.post(URL, content=BODY, headers=headers)
             again = await client.post(URL, content=BODY, headers=headers)
             assert who(first)["hmac"][0] == fmt
@@ -438,7 +436,7 @@ async def test_one_replay_cache_serves_every_format() -> None:
 @pytest.mark.anyio
 async def test_keys_are_per_format() -> None:
     """A format's secret does not sign another format: RFC 9421 with destiny's secret fails."""
-    outcome = await send(rfc_headers("POST", URL, BODY, secret=SECRET))
+    outcome = await send(signed("rfc9421", BODY, url=URL, at=NOW, secret=SECRET).httpx)
     check_refused(outcome, "invalid_signature")
-    outcome = await send(rfc_headers("POST", URL, BODY, secret=RFC_OTHER_SECRET))
+    outcome = await send(signed("rfc9421", BODY, url=URL, at=NOW, secret=RFC_OTHER_SECRET).httpx)
     check_refused(outcome, "invalid_signature")

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 from conftest import SecretScanner, secret_forms
 
 from hmac_asgi import (
@@ -168,9 +168,7 @@ async def test_replay_cache_after_use_holds_no_secret() -> None:
     mw = HMACMiddleware(
         recording_app(outcome), secret_key=SECRET, replay_cache=cache, clock=lambda: NOW
     )
-    headers = [
-        (k.lower().encode(), v.encode()) for k, v in signed_headers(b"x", timestamp=NOW).items()
-    ]
+    headers = signed("destiny", b"x", at=NOW).raw
     await drive(mw, http_scope(headers), chunks(b"x", 1), outcome)
     assert outcome.status == 200 and len(cache) == 1  # it did record the request
     assert not leaked(repr(cache) + str(cache) + repr(cache._entries))
@@ -216,10 +214,13 @@ async def test_responses_to_refused_requests_hold_no_secret(
     mw = make()
     body = b'{"transfer": 1}'
     attempts = [
-        signed_headers(body, secret=SECOND),  # another client's secret
-        signed_headers(body, client_id=uuid.uuid4()),  # unknown client
-        {**signed_headers(body), "X-Request-Timestamp": "1.0"},  # expired
-        {**signed_headers(body), "Authorization": "Signature " + SECRET},  # the secret as sig
+        signed("destiny", body, secret=SECOND).httpx,  # another client's secret
+        signed("destiny", body, key_id=uuid.uuid4()).httpx,  # unknown client
+        {**signed("destiny", body).httpx, "X-Request-Timestamp": "1.0"},  # expired
+        {
+            **signed("destiny", body).httpx,
+            "Authorization": "Signature " + SECRET,
+        },  # the secret as sig
         {"Authorization": SECRET, "X-Client-Id": SECRET, "X-Request-Timestamp": SECRET},
     ]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:

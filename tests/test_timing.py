@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from _asgi import Outcome, chunks, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _asgi import Outcome, chunks, drive, http_scope, raw, recording_app
 from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 
 import hmac_asgi._keys as keys_module
 import hmac_asgi.schemes.destiny as destiny_module
@@ -86,11 +86,11 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Work:
 
 
 def headers_for(client_id: uuid.UUID, *, valid: bool) -> list[tuple[bytes, bytes]]:
-    signed = signed_headers(BODY, client_id=client_id, timestamp=NOW)
+    headers = signed("destiny", BODY, key_id=client_id, at=NOW).httpx
     if not valid:  # same length and form, wrong value
-        good = signed["Authorization"][-64:]
-        signed["Authorization"] = "Signature " + ("0" if good[0] != "0" else "1") + good[1:]
-    return [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+        good = headers["Authorization"][-64:]
+        headers["Authorization"] = "Signature " + ("0" if good[0] != "0" else "1") + good[1:]
+    return raw(headers)
 
 
 async def run(mw: HMACMiddleware, headers: list[tuple[bytes, bytes]], outcome: Outcome) -> Outcome:

@@ -20,22 +20,21 @@ from _asgi import (
     capturing,
     chunks,
     drive,
-    raw,
     recording_app,
     scope_for,
     who,
     who_app,
 )
-from _scheme_helpers import (
+from _secrets import secret
+from _signing import (
     NOW,
     WEBHOOK_KEY,
     WEBHOOK_OLD_KEY,
     WEBHOOK_OLD_SECRET,
     WEBHOOK_SECRET,
-    webhook_headers,
+    signed,
     webhook_signature,
 )
-from _secrets import secret
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -147,7 +146,7 @@ async def test_state_for_the_app() -> None:
         )
 
     app = Starlette(routes=[Route("/hooks/orders", endpoint, methods=["POST"])])
-    headers = webhook_headers(BODY, msg_id="msg_state_1")
+    headers = signed("standard-webhooks", BODY, at=NOW, msg_id="msg_state_1").httpx
     async with httpx.AsyncClient(transport=httpx.ASGITransport(guard(app))) as client:
         response = await client.post(URL, content=BODY, headers=headers)
     assert response.json() == {"id": "msg_state_1", "body": BODY.decode()}
@@ -180,7 +179,10 @@ async def test_rotation(secrets: list[str], signed_with: list[bytes], status: in
     """Either side may hold two secrets: any listed v1 entry matching any secret passes."""
     msg_id = "msg_rotation"
     listed = " ".join(webhook_signature(key, msg_id, NOW, BODY) for key in signed_with)
-    headers = {**webhook_headers(BODY, msg_id=msg_id), "webhook-signature": listed}
+    headers = {
+        **signed("standard-webhooks", BODY, at=NOW, msg_id=msg_id).httpx,
+        "webhook-signature": listed,
+    }
     outcome = await deliver(headers, secrets=secrets)
     assert outcome.status == status
 
@@ -221,7 +223,10 @@ LISTS: list[tuple[str, str, str | None]] = [
 @pytest.mark.parametrize(("name", "listed", "code"), LISTS, ids=[case[0] for case in LISTS])
 async def test_signature_list(name: str, listed: str, code: str | None) -> None:
     """Other versions and malformed entries are skipped; no usable v1 entry is malformed."""
-    headers = {**webhook_headers(BODY, msg_id="msg_list"), "webhook-signature": listed}
+    headers = {
+        **signed("standard-webhooks", BODY, at=NOW, msg_id="msg_list").httpx,
+        "webhook-signature": listed,
+    }
     outcome = await deliver(headers)
     if code is None:
         assert outcome.status == 200, outcome.body
@@ -303,7 +308,7 @@ HEADERS: list[tuple[str, Edit, str, str]] = [
 )
 async def test_headers(name: str, edit: Edit, code: str, detail: str) -> None:
     """Missing, duplicated and malformed webhook-* headers are refused with their own code."""
-    outcome = await deliver(edit(raw(webhook_headers(BODY))))
+    outcome = await deliver(edit(signed("standard-webhooks", BODY, at=NOW).raw))
     check_refused(outcome, code, detail)
 
 
@@ -315,7 +320,7 @@ async def test_headers(name: str, edit: Edit, code: str, detail: str) -> None:
 )
 async def test_freshness_both_ways(skew: int, code: str | None) -> None:
     """A delivery is fresh within max_age of the receiver's clock, before and after."""
-    outcome = await deliver(webhook_headers(BODY, timestamp=NOW + skew))
+    outcome = await deliver(signed("standard-webhooks", BODY, at=NOW + skew).httpx)
     if code is None:
         assert outcome.status == 200
     else:
@@ -336,7 +341,10 @@ async def test_freshness_both_ways(skew: int, code: str | None) -> None:
 )
 async def test_tampering_is_an_invalid_signature(edit: Edit, body: bytes) -> None:
     """Body, id and timestamp are all signed."""
-    check_refused(await deliver(edit(raw(webhook_headers(BODY))), body), "invalid_signature")
+    check_refused(
+        await deliver(edit(signed("standard-webhooks", BODY, at=NOW).raw), body),
+        "invalid_signature",
+    )
 
 
 @pytest.mark.anyio
@@ -356,8 +364,8 @@ async def test_replay_refused_but_a_senders_retry_passes() -> None:
         replay_cache=MemoryReplayCache(clock=lambda: now["t"]),
         clock=lambda: now["t"],
     )
-    original = raw(webhook_headers(BODY, msg_id="msg_replay", timestamp=NOW))
-    retry = raw(webhook_headers(BODY, msg_id="msg_replay", timestamp=NOW + 60))
+    original = signed("standard-webhooks", BODY, at=NOW, msg_id="msg_replay").raw
+    retry = signed("standard-webhooks", BODY, at=NOW + 60, msg_id="msg_replay").raw
     statuses = []
     for headers, at in (
         (original, NOW),
@@ -379,9 +387,13 @@ async def test_replay_refused_but_a_senders_retry_passes() -> None:
 @pytest.mark.anyio
 async def test_raw_bytes_secret() -> None:
     """A raw ``bytes`` key is used as it is, not base64-decoded."""
-    assert (await deliver(webhook_headers(BODY), secrets=WEBHOOK_KEY)).status == 200
     assert (
-        await deliver(webhook_headers(BODY), secrets=[WEBHOOK_OLD_KEY, WEBHOOK_KEY])
+        await deliver(signed("standard-webhooks", BODY, at=NOW).httpx, secrets=WEBHOOK_KEY)
+    ).status == 200
+    assert (
+        await deliver(
+            signed("standard-webhooks", BODY, at=NOW).httpx, secrets=[WEBHOOK_OLD_KEY, WEBHOOK_KEY]
+        )
     ).status == 200
 
 

@@ -7,8 +7,8 @@ import uuid
 import httpx
 import pytest
 from _asgi import echo_app, serve
-from _helpers import SECRET
 from _secrets import secret
+from _signing import SECRET
 from destiny_sdk.client import HMACSigningAuth as DestinySigningAuth
 
 from hmac_asgi import HMACMiddleware

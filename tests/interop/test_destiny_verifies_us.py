@@ -11,7 +11,7 @@ import destiny_sdk.auth
 import httpx
 import pytest
 from _asgi import serve
-from _helpers import SECRET
+from _signing import SECRET
 from destiny_sdk.client import HMACSigningAuth as DestinySigningAuth
 from fastapi import Depends, FastAPI, Request
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +24,7 @@ import pytest
 import requests
 from _asgi import Outcome, read_body, recording_app, serve
 from _secrets import secret
+from _signing import signed_over
 from http_message_signatures import (
     ContentDigest,
     HTTPMessageSigner,
@@ -382,22 +381,14 @@ async def test_unknown_digest_algorithm_beside_a_known_one_departs() -> None:
     digest = f"{digest_header(BODY)}, sha-384=:{base64.b64encode(bytes(48)).decode()}:"
     params = f'("@method" "@authority" "@path" "@query" "content-digest");created={created}'
     params += f';keyid="{KEY_ID}"'
-    base = "\n".join(
-        [
-            '"@method": POST',
-            '"@authority": orders.example',
-            '"@path": /orders',
-            '"@query": ?',
-            f'"content-digest": {digest}',
-            f'"@signature-params": {params}',
-        ]
-    )
-    mac = base64.b64encode(hmac.new(KEY, base.encode(), hashlib.sha256).digest()).decode()
-    headers = {
-        "Content-Digest": digest,
-        "Signature-Input": f"sig1={params}",
-        "Signature": f"sig1=:{mac}:",
-    }
+    lines = [
+        '"@method": POST',
+        '"@authority": orders.example',
+        '"@path": /orders',
+        '"@query": ?',
+        f'"content-digest": {digest}',
+    ]
+    headers = {"Content-Digest": digest, **signed_over(lines, params, secret=KEY)}
     request = httpx.Request("POST", "https://orders.example/orders", headers=headers, content=BODY)
     seen = Outcome()
     assert (await send_to(protected(seen), request)).status_code == 200
