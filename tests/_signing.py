@@ -112,7 +112,8 @@ def signed(
 
     ``secret`` and ``key_id`` default to the format's own (``SECRET`` and ``CLIENT_ID``,
     ``RFC_SECRET`` and ``KEY_ID``, ``WEBHOOK_KEY``). ``at`` is the timestamp: as text it
-    is sent as it is (destiny-sdk's header, a webhook's); RFC 9421 signs whole seconds.
+    is sent as it is (destiny-sdk's header, a webhook's); RFC 9421 and webhooks sign whole
+    seconds.
     ``options`` are ``MessageSigner``'s for RFC 9421 (``components``, ``label``, ``tag``,
     ``nonce``, ``expires_in``, ``include_alg``), ``msg_id`` for a webhook.
     """
@@ -142,7 +143,8 @@ def signed(
         key = WEBHOOK_KEY if secret is None else secret
         if isinstance(key, str):
             key = base64.b64decode(key.removeprefix("whsec_"))
-        timestamp = int(time.time()) if at is None else at
+        # Whole seconds, as the format sends them; text as it is.
+        timestamp = at if isinstance(at, str) else int(time.time() if at is None else at)
         made = {
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),

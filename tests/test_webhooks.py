@@ -1,21 +1,19 @@
 """Standard Webhooks through the middleware, the client and the CLI.
 
-Deliveries are signed with the standard library (``_scheme_helpers.webhook_headers``)
-or with our own signer; the spec's published vector is checked in
-``test_webhooks_vectors.py``.
+Deliveries are signed with the standard library (``_signing.signed``) or with our own
+signer; the spec's published vector is checked in ``test_webhooks_vectors.py``, hostile
+deliveries in ``test_hostile.py``.
 """
 
 from __future__ import annotations
 
 import base64
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from _asgi import (
-    Headers,
     Outcome,
     capturing,
     chunks,
@@ -237,79 +235,8 @@ async def test_signature_list(name: str, listed: str, code: str | None) -> None:
 
 
 # --- the headers --------------------------------------------------------------------------
-
-
-Edit = Callable[[Headers], Headers]
-
-
-def without(name: bytes) -> Edit:
-    return lambda hs: [(k, v) for k, v in hs if k != name]
-
-
-def replaced(name: bytes, value: bytes) -> Edit:
-    return lambda hs: [(k, value if k == name else v) for k, v in hs]
-
-
-def twice(name: bytes) -> Edit:
-    return lambda hs: hs + [(k, v) for k, v in hs if k == name]
-
-
-ID, TS, SIG = b"webhook-id", b"webhook-timestamp", b"webhook-signature"
-BAD_IDS = {"with-space": "msg 1", "non-ascii": "msg_\u00e9", "too-long": "m" * 257}
-BAD_TIMESTAMPS = {
-    "decimal": f"{NOW}.5",
-    "negative": f"-{NOW}",
-    "exponent": "1.8e9",
-    "hex": "0x6b49d200",
-    "leading-space": f" {NOW}",
-    "text": "yesterday",
-    "16-digits": "1" * 16,
-    "iso-8601": "2027-01-15T08:00:00Z",
-}
-
-# name, edit of a good delivery's headers, code, detail
-HEADERS: list[tuple[str, Edit, str, str]] = [
-    *(
-        (f"no-{what}", without(name), "missing_header", f"Missing {name.decode()} header.")
-        for what, name in (("id", ID), ("timestamp", TS), ("signature", SIG))
-    ),
-    *(
-        (f"empty-{what}", replaced(name, b""), "missing_header", f"Missing {name.decode()} header.")
-        for what, name in (("id", ID), ("timestamp", TS), ("signature", SIG))
-    ),
-    *(
-        (f"{what}-twice", twice(name), "duplicate_header", f"Duplicate {name.decode()} header.")
-        for what, name in (("id", ID), ("timestamp", TS), ("signature", SIG))
-    ),
-    *(
-        (
-            f"id-{what}",
-            replaced(ID, value.encode()),
-            "malformed_header",
-            "Malformed webhook-id header.",
-        )
-        for what, value in BAD_IDS.items()
-    ),
-    *(
-        (
-            f"timestamp-{what}",
-            replaced(TS, value.encode()),
-            "malformed_header",
-            "Malformed webhook-timestamp header.",
-        )
-        for what, value in BAD_TIMESTAMPS.items()
-    ),
-]
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("name", "edit", "code", "detail"), HEADERS, ids=[case[0] for case in HEADERS]
-)
-async def test_headers(name: str, edit: Edit, code: str, detail: str) -> None:
-    """Missing, duplicated and malformed webhook-* headers are refused with their own code."""
-    outcome = await deliver(edit(signed("standard-webhooks", BODY, at=NOW).raw))
-    check_refused(outcome, code, detail)
+# Missing, empty, duplicated and malformed webhook-* headers, and a changed body, id or
+# timestamp: the hostile catalogue (tests/_hostile_cases.py, run by test_hostile.py).
 
 
 @pytest.mark.anyio
@@ -325,26 +252,6 @@ async def test_freshness_both_ways(skew: int, code: str | None) -> None:
         assert outcome.status == 200
     else:
         check_refused(outcome, code)
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("edit", "body"),
-    [
-        (lambda hs: hs, BODY.replace(b"42", b"43")),
-        (lambda hs: hs, BODY + b"\n"),
-        (lambda hs: hs, b""),
-        (replaced(ID, b"msg_other"), BODY),
-        (replaced(TS, str(NOW - 1).encode()), BODY),
-    ],
-    ids=["body-changed", "body-extended", "body-dropped", "id-changed", "timestamp-changed"],
-)
-async def test_tampering_is_an_invalid_signature(edit: Edit, body: bytes) -> None:
-    """Body, id and timestamp are all signed."""
-    check_refused(
-        await deliver(edit(signed("standard-webhooks", BODY, at=NOW).raw), body),
-        "invalid_signature",
-    )
 
 
 @pytest.mark.anyio
