@@ -31,8 +31,9 @@ from typing import Any
 import httpx
 from _asgi import Headers, raw, scope_for
 from _secrets import secret
+from starlette.types import ASGIApp
 
-from hmac_asgi import create_signature
+from hmac_asgi import HMACSigningAuth, HMACSigningTransport, create_signature
 from hmac_asgi._sfv import parse_dictionary, serialize_inner_list, serialize_item
 from hmac_asgi.schemes.rfc9421 import (
     ComponentError,
@@ -74,6 +75,28 @@ def whsec(key: bytes) -> str:
 
 WEBHOOK_SECRET = whsec(WEBHOOK_KEY)
 WEBHOOK_OLD_SECRET = whsec(WEBHOOK_OLD_KEY)
+
+# Each format's two keys, (key id, secret), the first its default: two destiny-sdk
+# clients, two RFC 9421 keyids, a webhook endpoint's secrets while it rotates.
+KEYS: dict[str, list[tuple[Any, str]]] = {
+    "destiny": [(CLIENT_ID, SECRET), (SECOND_ID, SECOND_SECRET)],
+    "rfc9421": [(KEY_ID, RFC_SECRET), (SECOND_KEY_ID, RFC_SECOND_SECRET)],
+    "standard-webhooks": [(None, WEBHOOK_SECRET), (None, WEBHOOK_OLD_SECRET)],
+}
+
+
+def signing_client(
+    kind: str, app: ASGIApp, *, base_url: str = "http://testserver", **signing: Any
+) -> httpx.AsyncClient:
+    """An AsyncClient to ``app`` (in process) whose requests our client signs, as an
+    ``httpx.Auth`` (``kind="auth"``) or as a transport (``"transport"``); ``signing`` is
+    what both take (``secret_key``, ``client_id``, ``scheme``, ``key_id``, ``clock``...)."""
+    inner = httpx.ASGITransport(app)
+    if kind == "auth":
+        auth = HMACSigningAuth(**signing)
+        return httpx.AsyncClient(auth=auth, transport=inner, base_url=base_url)
+    transport = HMACSigningTransport(transport=inner, **signing)
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
 @dataclass(frozen=True)

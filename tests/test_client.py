@@ -20,8 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from _asgi import capturing, dated, echo_app, redirecting, serve
-from _secrets import secret
-from _signing import CLIENT_ID, SECRET, signed
+from _signing import CLIENT_ID, SECRET, WRONG_SECRET, signed, signing_client
 
 from hmac_asgi import (
     HMACMiddleware,
@@ -64,11 +63,8 @@ def transport(inner: Any = None, **kwargs: Any) -> HMACSigningTransport:
 
 def async_client(kind: str, app: Any, clock: Clock = time.time) -> httpx.AsyncClient:
     """An AsyncClient over ASGITransport, signing with the auth or the transport."""
-    inner = httpx.ASGITransport(app)
-    if kind == "auth":
-        auth = HMACSigningAuth(SECRET, CLIENT_ID, clock=clock)
-        return httpx.AsyncClient(auth=auth, transport=inner, base_url="http://test")
-    return httpx.AsyncClient(transport=transport(inner, clock=clock), base_url="http://test")
+    signing = {"secret_key": SECRET, "client_id": CLIENT_ID, "clock": clock}
+    return signing_client(kind, app, base_url="http://test", **signing)
 
 
 def sync_client(kind: str, url: str, clock: Clock = time.time) -> httpx.Client:
@@ -231,42 +227,33 @@ async def test_skewed_clock_is_corrected_once_and_kept(kind: str, skew: float) -
         assert len(calls) == 3  # the offset was kept
 
 
+def behind() -> float:
+    return time.time() - 1000
+
+
+# name -> (the server around ``make_app``'s, the client's clock, the refusal's detail)
+NOT_RETRIED: dict[str, tuple[Callable[[], Any], Clock, str]] = {
+    "no-date": (lambda: make_app([]), behind, "Token is expired."),
+    "date-agreeing-with-us": (lambda: dated(make_app([]), behind), behind, "Token is expired."),
+    "other-401-with-skewed-date": (
+        lambda: dated(HMACMiddleware(echo_app, secret_key=WRONG_SECRET)),
+        lambda: time.time() + 30,
+        "Signature is invalid.",
+    ),
+}
+
+
 @pytest.mark.anyio
 @KINDS
-async def test_no_date_no_retry(kind: str) -> None:
+@pytest.mark.parametrize(("server", "clock", "detail"), NOT_RETRIED.values(), ids=NOT_RETRIED)
+async def test_a_401_the_date_does_not_explain_is_not_retried(
+    kind: str, server: Callable[[], Any], clock: Clock, detail: str
+) -> None:
+    """No Date, a Date agreeing with our clock, or another 401: returned as it is."""
     calls: list[dict[str, str]] = []
-    app = capturing(make_app([]), calls)
-    async with async_client(kind, app, clock=lambda: time.time() - 1000) as client:
+    async with async_client(kind, capturing(server(), calls), clock=clock) as client:
         response = await client.post("/echo", content=b"late")
-    assert (response.status_code, response.json()["detail"]) == (401, "Token is expired.")
-    assert len(calls) == 1
-
-
-@pytest.mark.anyio
-@KINDS
-async def test_date_agreeing_with_us_no_retry(kind: str) -> None:
-    def clock() -> float:
-        return time.time() - 1000
-
-    calls: list[dict[str, str]] = []
-    app = capturing(dated(make_app([]), clock), calls)
-    async with async_client(kind, app, clock=clock) as client:
-        response = await client.post("/echo", content=b"late")
-    assert (response.status_code, response.json()["detail"]) == (401, "Token is expired.")
-    assert len(calls) == 1
-
-
-@pytest.mark.anyio
-@KINDS
-async def test_other_401_with_skewed_date_no_retry(kind: str) -> None:
-    calls: list[dict[str, str]] = []
-    app = capturing(
-        dated(HMACMiddleware(echo_app, secret_key=secret("a secret the server does not know"))),
-        calls,
-    )
-    async with async_client(kind, app, clock=lambda: time.time() + 30) as client:
-        response = await client.post("/echo", content=b"x")
-    assert (response.status_code, response.json()["detail"]) == (401, "Signature is invalid.")
+    assert (response.status_code, response.json()["detail"]) == (401, detail)
     assert len(calls) == 1
 
 

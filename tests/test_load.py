@@ -46,20 +46,7 @@ import httpx
 import pytest
 from _asgi import Headers, serve, who_app
 from _hostile_cases import CASES, Attempt, Case, Context, server_scheme
-from _signing import (
-    CLIENT_ID,
-    KEY_ID,
-    RFC_SECOND_SECRET,
-    RFC_SECRET,
-    SCHEMES,
-    SECOND_ID,
-    SECOND_KEY_ID,
-    SECOND_SECRET,
-    SECRET,
-    WEBHOOK_OLD_SECRET,
-    WEBHOOK_SECRET,
-    signed,
-)
+from _signing import KEYS, SCHEMES, signed
 
 import hmac_asgi
 from hmac_asgi import AuthException, HMACMiddleware, HMACSigningAuth, MemoryReplayCache
@@ -101,20 +88,14 @@ class Signer:
     auth: HMACSigningAuth
 
 
-SIGNERS = [
-    Signer("destiny", str(CLIENT_ID), HMACSigningAuth(SECRET, CLIENT_ID)),
-    Signer("destiny", str(SECOND_ID), HMACSigningAuth(SECOND_SECRET, SECOND_ID)),
-    Signer("rfc9421", KEY_ID, HMACSigningAuth(RFC_SECRET, scheme="rfc9421", key_id=KEY_ID)),
-    Signer(
-        "rfc9421",
-        SECOND_KEY_ID,
-        HMACSigningAuth(RFC_SECOND_SECRET, scheme="rfc9421", key_id=SECOND_KEY_ID),
-    ),
-    *(
-        Signer("standard-webhooks", "None", HMACSigningAuth(key, scheme="standard-webhooks"))
-        for key in (WEBHOOK_SECRET, WEBHOOK_OLD_SECRET)
-    ),
-]
+def signer(scheme: str, key_id: Any, secret: str) -> Signer:
+    """Our client, signing as ``key_id`` (a client id, a keyid, or none for a webhook)."""
+    if scheme == "destiny":
+        return Signer(scheme, str(key_id), HMACSigningAuth(secret, key_id))
+    return Signer(scheme, str(key_id), HMACSigningAuth(secret, scheme=scheme, key_id=key_id))
+
+
+SIGNERS = [signer(scheme, *key) for scheme in SCHEMES for key in KEYS[scheme]]
 # The hostile requests: every format's cases that HTTP/1.1 carries as built and that
 # are refused. Left out: leading/trailing white space in a value (the parser strips it,
 # so the request becomes valid), a bare newline, a 128 kB header (uvicorn refuses it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import uuid
 from typing import Any
@@ -158,24 +157,6 @@ async def test_lifespan_passes_straight_through() -> None:
 
 
 WS_URL = "http://testserver/ws"
-
-
-@pytest.mark.anyio
-async def test_websocket_handshake_signed_is_accepted() -> None:
-    outcome = Outcome()
-    mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
-    await drive(
-        mw,
-        ws_scope(WS_URL, signed("destiny", b"", at=NOW).httpx),
-        [{"type": "websocket.connect"}],
-        outcome,
-    )
-    assert [m["type"] for m in outcome.sent] == [
-        "websocket.accept",
-        "websocket.send",
-        "websocket.close",
-    ]
-    assert json.loads(outcome.sent[1]["text"])["client_id"] == str(CLIENT_ID)
 
 
 @pytest.mark.anyio

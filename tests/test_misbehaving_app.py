@@ -50,6 +50,16 @@ async def run(
     await drive(mw, http_scope(headers(body), **scope), script, server, then=then)
 
 
+async def raised(
+    expected: type[BaseException], app: App, server: Outcome, script: Script, *args: Any,
+    **kwargs: Any,
+) -> BaseException:  # fmt: skip
+    """What :func:`run` raised: it must raise ``expected``."""
+    with pytest.raises(expected) as info:
+        await run(app, server, script, *args, **kwargs)
+    return info.value
+
+
 # Exceptions.
 
 
@@ -68,9 +78,8 @@ async def test_app_raising_before_it_starts_a_response_propagates_unchanged(
         raise crash
 
     server = Outcome()
-    with pytest.raises(AppCrash) as info:
-        await run(app, server, chunks(BODY, 5))
-    assert info.value is crash  # the very object, not wrapped, not re-raised as another
+    # The very object, not wrapped, not re-raised as another.
+    assert await raised(AppCrash, app, server, chunks(BODY, 5)) is crash
     assert calls == [CLIENT_ID]  # it was verified and called once
     assert server.sent == []  # no 401, no 500: the server decides what a crash means
 
@@ -93,9 +102,7 @@ async def test_app_raising_after_it_started_a_response_propagates_without_a_seco
         raise crash
 
     server = Outcome()
-    with pytest.raises(exc_type) as info:
-        await run(app, server, chunks(BODY, 7))
-    assert info.value is crash
+    assert await raised(exc_type, app, server, chunks(BODY, 7)) is crash
     # Exactly the app's own messages, the same objects: nothing added, nothing replaced.
     assert len(server.sent) == len(before_crash)
     assert all(a is b for a, b in zip(server.sent, before_crash, strict=True))
@@ -116,9 +123,7 @@ async def test_app_raising_an_auth_exception_of_its_own_is_not_answered_by_the_m
         raise refusal
 
     server = Outcome()
-    with pytest.raises(AuthException) as info:
-        await run(app, server, chunks(BODY, 100))
-    assert info.value is refusal
+    assert await raised(AuthException, app, server, chunks(BODY, 100)) is refusal
     assert server.sent == ([START] if started else [])
 
 
@@ -259,6 +264,6 @@ async def test_websocket_app_crash_after_a_verified_handshake_propagates() -> No
         raise crash
 
     server = Outcome()
-    with pytest.raises(AppCrash) as info:
-        await run(app, server, [{"type": "websocket.connect"}], b"", type="websocket")
-    assert info.value is crash and server.sent == []
+    handshake = [{"type": "websocket.connect"}]
+    assert await raised(AppCrash, app, server, handshake, b"", type="websocket") is crash
+    assert server.sent == []

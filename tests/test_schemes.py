@@ -6,14 +6,29 @@ format (errors, limits, exclusions, replay, the failure hook) is shared.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, raw, recording_app, scope_for, who, who_app
+from _asgi import (
+    Outcome,
+    capturing,
+    chunks,
+    drive,
+    raw,
+    recording_app,
+    scope_for,
+    who,
+    who_app,
+    ws_app,
+    ws_scope,
+)
+from _hostile_cases import middleware_options
 from _signing import (
     CLIENT_ID,
     KEY_ID,
@@ -21,15 +36,17 @@ from _signing import (
     RFC_OTHER_SECRET,
     RFC_SECRET,
     SECRET,
+    WEBHOOK_KEY,
     WEBHOOK_SECRET,
     signed,
+    signing_client,
+    webhook_signature,
 )
 
 from hmac_asgi import (
     AuthException,
     DestinyScheme,
     HMACMiddleware,
-    HMACSigningTransport,
     MemoryReplayCache,
     MessageSignatureScheme,
     StandardWebhookScheme,
@@ -100,17 +117,42 @@ SIGNERS: dict[str, dict[str, Any]] = {
 }
 
 
+BODIES = {
+    "empty": b"",
+    "1-byte": b"x",
+    "json": BODY,
+    "binary": bytes(range(256)) * 64,
+    "5MiB": os.urandom(5 * 1024 * 1024),
+}
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_each_format_is_accepted_by_the_one_middleware(fmt: str) -> None:
-    """Our client signing in any format passes the middleware configured with all three."""
-    signing = HMACSigningTransport(
-        transport=httpx.ASGITransport(guard()), clock=lambda: NOW, **SIGNERS[fmt]
-    )
-    async with httpx.AsyncClient(transport=signing) as client:
-        answer = who(await client.post(URL, content=BODY))
+@pytest.mark.parametrize("kind", ["auth", "transport"])
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+async def test_our_client_in_any_format_passes_the_one_middleware(
+    fmt: str, kind: str, body: bytes
+) -> None:
+    """Our client, as an httpx.Auth or a transport, signing any body in any format, passes
+    the middleware configured with all three, and sends each format's wire form."""
+    seen: list[dict[str, str]] = []
+    app = capturing(guard(), seen)
+    async with signing_client(kind, app, clock=lambda: NOW, **SIGNERS[fmt]) as client:
+        response = await client.post(URL, content=body)
+    answer = who(response)
     assert answer["hmac"] == [fmt, str(VERIFIED[fmt].key_id)]
-    assert answer["body_len"] == len(BODY)
+    assert answer["body_len"] == len(body)
+    assert response.content.partition(b"\n")[2] == body
+    sent = seen[0]
+    if fmt == "rfc9421":  # a digest exactly when there is a body; covered exactly then
+        assert ("content-digest" in sent) is bool(body)
+        assert ('"content-digest"' in sent["signature-input"]) is bool(body)
+    if fmt == "standard-webhooks":  # what the spec's formula gives, and the app is told the id
+        assert sent["webhook-timestamp"] == str(NOW)
+        assert answer["webhook_id"] == sent["webhook-id"]
+        assert sent["webhook-id"].startswith("msg_")
+        expected = webhook_signature(WEBHOOK_KEY, sent["webhook-id"], NOW, body)
+        assert sent["webhook-signature"] == expected
 
 
 @pytest.mark.anyio
@@ -351,6 +393,25 @@ async def test_excluded_paths_pass_unverified(fmt: str) -> None:
     assert (outcome.status, outcome.app_calls) == (200, 1)
     assert outcome.app_scope is not None
     assert "hmac" not in outcome.app_scope.get("state", {})
+
+
+@pytest.mark.anyio
+@EVERY
+async def test_a_signed_websocket_handshake_is_accepted_and_says_who_signed(fmt: str) -> None:
+    """A handshake is signed like a GET (no body, no digest); the app learns who signed."""
+    url = "http://api.test/ws?room=7"
+    outcome = Outcome()
+    mw = HMACMiddleware(ws_app, **middleware_options(fmt), clock=lambda: NOW)
+    scope = ws_scope(url, signed(fmt, method="GET", url=url, at=NOW).httpx)
+    await drive(mw, scope, [{"type": "websocket.connect"}], outcome)
+    assert [m["type"] for m in outcome.sent] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    said = json.loads(outcome.sent[1]["text"])
+    assert said["hmac"] == [fmt, str(VERIFIED[fmt].key_id)]
+    assert said["client_id"] == str(CLIENT_ID if fmt == "destiny" else None)
 
 
 @pytest.mark.anyio

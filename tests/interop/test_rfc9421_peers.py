@@ -494,19 +494,7 @@ async def test_our_auth_signs_pyauth_verifies_sync_and_async() -> None:
 
 
 # What our signer covers, beyond the default: every component pyauth can require.
-OUR_COMPONENTS = (
-    "@method",
-    "@target-uri",
-    "@authority",
-    "@scheme",
-    "@request-target",
-    "@path",
-    "@query",
-    '"@query-param";name="dry"',
-    '"@query-param";name="note"',
-    "content-type",
-    "content-digest",
-)
+OUR_COMPONENTS = (*ALL_DERIVED, '"@query-param";name="note"', "content-type", "content-digest")
 
 
 @pytest.mark.parametrize("url", URLS.values(), ids=URLS.keys())

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from _asgi import Outcome, recording_app, serve
 from _secrets import secret
+from _signing import whsec
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from hmac_asgi import (
@@ -29,17 +30,14 @@ from hmac_asgi import (
     Verified,
 )
 
-# Raw keys as text (so conftest's log scanner knows them), given out as whsec_<base64>.
-RAW_KEY = secret("webhook peer endpoint")
-NEXT_RAW_KEY = secret("webhook peer endpoint, next")
-OTHER_RAW_KEY = secret("webhook peer endpoint nobody has")
-
-
-def whsec(raw: str) -> str:
-    return "whsec_" + base64.b64encode(raw.encode()).decode()
-
-
-SECRET, NEXT_SECRET, OTHER_SECRET = whsec(RAW_KEY), whsec(NEXT_RAW_KEY), whsec(OTHER_RAW_KEY)
+# The endpoint's raw keys as text (registered, so the log scanner knows them): the current
+# one, the next (a rotation), one the receiver does not have; given out as whsec_<base64>.
+RAW_KEY, NEXT_RAW_KEY, OTHER_RAW_KEY = (
+    secret(f"webhook peer endpoint, {which}") for which in ("current", "next", "unknown")
+)
+SECRET, NEXT_SECRET, OTHER_SECRET = (
+    whsec(key.encode()) for key in (RAW_KEY, NEXT_RAW_KEY, OTHER_RAW_KEY)
+)
 URL = "https://hooks.example/webhooks/orders"
 VERIFIED = Verified("standard-webhooks", None)
 BODIES = {
