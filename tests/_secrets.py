@@ -75,7 +75,7 @@ RFC9421_B15_KEY_B64 = (
     )
     + "=="
 )
-# The Standard Webhooks spec's vector secret (24 bytes: the size senders issue).
+# The Standard Webhooks spec's vector secret (24 bytes: the size senders give out).
 WEBHOOKS_SPEC_SECRET = secret(
     "Standard Webhooks spec vector", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 )

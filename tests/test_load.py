@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from _asgi import Headers, serve, who_app
+from _asgi import Headers, raw, serve, who_app
 from _hostile_cases import CASES, Attempt, Case, Context, server_scheme
 from _signing import KEYS, SCHEMES, signed
 
@@ -248,7 +248,7 @@ async def send_good(
         return
     tally.good_ok += 1
     if keep:
-        headers = [(k.encode(), v.encode()) for k, v in sent.items() if k in SIGNING]
+        headers = raw({k: v for k, v in sent.items() if k in SIGNING})
         tally.accepted.append((str(response.request.url), headers, body))
 
 

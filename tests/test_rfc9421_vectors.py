@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from _asgi import Outcome, recording_app
+from _asgi import Outcome, http_scope, raw, recording_app
 from _secrets import RFC9421_B15_KEY_B64
-from _signing import signed_over
+from _signing import signed, signed_over
 
 from hmac_asgi import HMACMiddleware, MessageSignatureScheme, Verified
 from hmac_asgi.schemes.rfc9421 import (
@@ -78,7 +78,7 @@ VECTORS: dict[str, tuple[tuple[str, ...], str, bool, str, str]] = {
 }
 
 
-def scope_for(
+def as_received(
     host: str | None = "example.com",
     raw_path: bytes = b"/",
     query: bytes = b"",
@@ -87,17 +87,17 @@ def scope_for(
     method: str = "GET",
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> dict[str, Any]:
-    """An ASGI scope as a server hands it over (names lowercased, no query in raw_path)."""
+    """The scope of a request whose Host (any text, or none), raw path and query are
+    exactly these: the URL tables' spellings, which a parsed URL would normalize."""
     fields = [(b"host", host.encode("latin-1"))] if host is not None else []
-    return {
-        "type": "http",
-        "method": method,
-        "scheme": scheme,
-        "path": raw_path.decode("latin-1"),
-        "raw_path": raw_path,
-        "query_string": query,
-        "headers": fields + (headers or []),
-    }
+    return http_scope(
+        fields + (headers or []),
+        path=raw_path.decode("latin-1"),
+        method=method,
+        scheme=scheme,
+        raw_path=raw_path,
+        query_string=query,
+    )
 
 
 def value(identifier: str, scope: dict[str, Any], **params: Any) -> str:
@@ -133,11 +133,11 @@ def test_our_signer_reproduces_the_vector(name: str) -> None:
 
 
 def test_b25_signature_base_is_the_rfcs() -> None:
-    scope = scope_for(
+    scope = as_received(
         raw_path=b"/foo",
         query=b"param=Value&Pet=dog",
         method="POST",
-        headers=[(name.lower().encode(), v.encode()) for name, v in HEADERS.items()],
+        headers=raw(HEADERS),
     )
     covered = [component(name) for name in B25]
     params = f'("date" "@authority" "content-type");created={CREATED};keyid="{KEY_ID}"'
@@ -217,7 +217,7 @@ AUTHORITIES = [
 @pytest.mark.parametrize(("host", "scheme", "expected"), AUTHORITIES)
 def test_authority_normalization(host: str, scheme: str, expected: str) -> None:
     assert authority(host, scheme) == expected
-    assert value("@authority", scope_for(host, scheme=scheme)) == expected
+    assert value("@authority", as_received(host, scheme=scheme)) == expected
 
 
 # (Host, raw path, query) -> component -> value. Our @target-uri is rebuilt from the
@@ -274,13 +274,13 @@ DERIVED = [
 def test_derived_components_from_the_scope(
     request_line: tuple[str, bytes, bytes], expected: dict[str, str]
 ) -> None:
-    scope = scope_for(*request_line)
+    scope = as_received(*request_line)
     for identifier, wanted in expected.items():
         assert value(identifier, scope) == wanted, identifier
 
 
 def test_method_is_taken_as_sent() -> None:
-    assert value("@method", scope_for(method="PATCH")) == "PATCH"
+    assert value("@method", as_received(method="PATCH")) == "PATCH"
 
 
 QUERY = (
@@ -298,13 +298,13 @@ QUERY_PARAMS = [
 
 @pytest.mark.parametrize(("name", "expected"), QUERY_PARAMS)
 def test_query_param_canonicalization(name: str, expected: str) -> None:
-    assert value("@query-param", scope_for(raw_path=b"/parameters", query=QUERY), name=name) == (
+    assert value("@query-param", as_received(raw_path=b"/parameters", query=QUERY), name=name) == (
         expected
     )
 
 
 def test_query_param_names_are_case_sensitive() -> None:
-    scope = scope_for(query=b"Foo=upper&foo=lower")
+    scope = as_received(query=b"Foo=upper&foo=lower")
     assert value("@query-param", scope, name="Foo") == "upper"
     assert value("@query-param", scope, name="foo") == "lower"
     with pytest.raises(ComponentError):
@@ -314,20 +314,20 @@ def test_query_param_names_are_case_sensitive() -> None:
 @pytest.mark.parametrize("query", [b"p0=a&p0=b", b"p0=a&x=1&p0=a", b"p0&p0="])
 def test_query_param_given_twice_is_refused(query: bytes) -> None:
     with pytest.raises(ComponentError):
-        value("@query-param", scope_for(query=query), name="p0")
+        value("@query-param", as_received(query=query), name="p0")
 
 
 def test_query_param_absent_or_nameless_is_refused() -> None:
     with pytest.raises(ComponentError):
-        value("@query-param", scope_for(query=b"a=1"), name="b")
+        value("@query-param", as_received(query=b"a=1"), name="b")
     with pytest.raises(ComponentError):
-        value("@query-param", scope_for(query=b"a=1"))
+        value("@query-param", as_received(query=b"a=1"))
 
 
 def test_query_param_name_is_matched_encoded() -> None:
     # The name parameter is the encoded name (RFC 9421 section 2.2.8). The peer also
     # matches a decoded or `+` spelling; we do not (README: Interop notes).
-    scope = scope_for(query=b"a+b=1&c%2Bd=2")
+    scope = as_received(query=b"a+b=1&c%2Bd=2")
     assert value("@query-param", scope, name="a%20b") == "1"
     assert value("@query-param", scope, name="c%2Bd") == "2"
     for lenient in ("a b", "a+b", "c+d"):
@@ -340,7 +340,7 @@ INJECTED = 'safe\n"@query-param";name="b": injected'
 
 def test_query_param_newline_injection_stays_encoded() -> None:
     query = urlencode({"a": INJECTED, "b": "tail"}).encode()
-    scope = scope_for(raw_path=b"/", query=query)
+    scope = as_received(raw_path=b"/", query=query)
     encoded = value("@query-param", scope, name="a")
     assert "\n" not in encoded and '"' not in encoded
     assert encoded == "safe%0A%22%40query-param%22%3Bname%3D%22b%22%3A%20injected"
@@ -358,10 +358,17 @@ async def test_query_param_values_swapped_fail_verification() -> None:
         '"@query-param";name="a"',
         '"@query-param";name="b"',
     )
-    signer = MessageSigner(KEY, KEY_ID, components=components)
     url = "https://example.com/p?" + urlencode({"a": INJECTED, "b": "tail"})
-    request = httpx.Request("GET", url)
-    headers = signer.headers(request, CREATED)
+    ours = signed(
+        "rfc9421",
+        method="GET",
+        url=url,
+        at=CREATED,
+        secret=KEY,
+        key_id=KEY_ID,
+        components=components,
+    )
+    headers = ours.httpx
     swapped = "https://example.com/p?" + urlencode({"a": "tail", "b": INJECTED})
     policy = {"required_components": components}
     good = await send_at(CREATED, httpx.Request("GET", url, headers=headers), **policy)
@@ -374,7 +381,7 @@ async def test_query_param_values_swapped_fail_verification() -> None:
 
 
 def fields(*lines: tuple[bytes, bytes]) -> ScopeMessage:
-    return ScopeMessage(scope_for(headers=list(lines)))
+    return ScopeMessage(as_received(headers=list(lines)))
 
 
 def test_repeated_field_lines_are_joined_and_trimmed() -> None:

@@ -322,7 +322,7 @@ def test_signer_refuses_the_same_secrets(secret: str) -> None:
 
 
 def test_a_spec_sized_secret_does_not_warn() -> None:
-    """A 24-byte whsec_ secret, the size Standard Webhooks senders issue, raises no warning."""
+    """A 24-byte whsec_ secret, the size Standard Webhooks senders give out, raises no warning."""
     spec_sized = "whsec_" + base64.b64encode(b"\x07" * 24).decode()
     with warnings.catch_warnings():
         warnings.simplefilter("error", WeakSecretWarning)

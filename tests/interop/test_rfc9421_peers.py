@@ -24,7 +24,7 @@ import pytest
 import requests
 from _asgi import Outcome, read_body, recording_app, serve
 from _secrets import secret
-from _signing import signed_over
+from _signing import signed, signed_over
 from http_message_signatures import (
     ContentDigest,
     HTTPMessageSigner,
@@ -43,7 +43,7 @@ from hmac_asgi import (
     MessageSignatureScheme,
     Verified,
 )
-from hmac_asgi.schemes.rfc9421 import DEFAULT_COMPONENTS, MessageSigner, digest_header
+from hmac_asgi.schemes.rfc9421 import DEFAULT_COMPONENTS, digest_header
 
 SECRET = secret("rfc9421 peer key")
 WRONG_SECRET = secret("rfc9421 peer key nobody has")
@@ -520,11 +520,15 @@ def test_our_components_and_tag_pyauth_verifies(url: str) -> None:
 
 
 def test_our_signer_nonce_expires_no_alg_pyauth_verifies() -> None:
-    signer = MessageSigner(
-        SECRET, KEY_ID, label="orders", nonce=True, expires_in=60, include_alg=False
-    )
-    request = httpx.Request("POST", URLS["https"], content=BODY)
-    request.headers.update(signer.headers(request, time.time()))
+    options = {"label": "orders", "nonce": True, "expires_in": 60, "include_alg": False}
+
+    def ours(at: float) -> httpx.Request:
+        made = signed(
+            "rfc9421", BODY, url=URLS["https"], at=at, secret=SECRET, key_id=KEY_ID, **options
+        )
+        return httpx.Request("POST", URLS["https"], content=BODY, headers=made.httpx)
+
+    request = ours(time.time())
     verifier = HTTPMessageVerifier(signature_algorithm=HMAC, key_resolver=RESOLVER)
     [result] = verifier.verify(request, body=BODY, require_components=DEFAULT_COMPONENTS)
     assert result.label == "orders"
@@ -532,8 +536,7 @@ def test_our_signer_nonce_expires_no_alg_pyauth_verifies() -> None:
     assert result.parameters["expires"] == result.parameters["created"] + 60
     assert result.nonce == result.parameters["nonce"] and len(result.nonce) >= 16
     # An expired one is refused by the peer too.
-    stale = httpx.Request("POST", URLS["https"], content=BODY)
-    stale.headers.update(signer.headers(stale, time.time() - 120))
+    stale = ours(time.time() - 120)
     with pytest.raises(InvalidSignature, match="in the past"):
         verifier.verify(stale, body=BODY, max_age=None)
 
@@ -564,10 +567,9 @@ def test_lone_question_mark_departs_in_target_uri_only() -> None:
         (("@method", "@target-uri", "content-digest"), False),
         (("@method", "@authority", "@request-target", "content-digest"), False),
     ):
-        request = httpx.Request("POST", url, content=BODY)
+        made = signed("rfc9421", BODY, url=url, secret=SECRET, key_id=KEY_ID, components=covered)
+        request = httpx.Request("POST", url, content=BODY, headers=made.httpx)
         assert str(request.url) == url
-        signer = MessageSigner(SECRET, KEY_ID, components=covered)
-        request.headers.update(signer.headers(request, time.time()))
         verifier = HTTPMessageVerifier(signature_algorithm=HMAC, key_resolver=RESOLVER)
         if verifies:
             assert verifier.verify(request, body=BODY)
