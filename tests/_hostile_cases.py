@@ -50,19 +50,21 @@ from hmac_asgi import DestinyScheme, MessageSignatureScheme, StandardWebhookSche
 MAX_AGE = 300  # the middleware's default
 
 UNKNOWN_ID = uuid.UUID("3b42cdf7-add1-445f-98db-2fe525ad54d6")  # a UUIDv4 nobody has
+# The destiny-sdk clients the server knows (the second one's secret as a one-item list).
+DESTINY_CLIENTS = {CLIENT_ID: SECRET, SECOND_ID: [SECOND_SECRET]}
 
 
 def middleware_options(scheme: str) -> dict[str, Any]:
     """``HMACMiddleware`` arguments for one format: two clients, keyids or secrets."""
     if scheme == "destiny":
-        return {"client_secrets": {CLIENT_ID: SECRET, SECOND_ID: [SECOND_SECRET]}}
+        return {"client_secrets": DESTINY_CLIENTS}
     return {"schemes": [server_scheme(scheme)]}
 
 
 def server_scheme(scheme: str) -> Any:
     """The format as the server knows it (``schemes=[...]``), with the keys of the cases."""
     if scheme == "destiny":
-        return DestinyScheme(client_secrets={CLIENT_ID: SECRET, SECOND_ID: [SECOND_SECRET]})
+        return DestinyScheme(client_secrets=DESTINY_CLIENTS)
     if scheme == "rfc9421":
         return MessageSignatureScheme(keys=dict(KEYS[scheme]))
     return StandardWebhookScheme(secrets=[secret for _, secret in KEYS[scheme]])

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _asgi import capturing, dated, echo_app, redirecting, serve
+from _asgi import Outcome, capturing, dated, echo_app, recording_app, redirecting, serve
 from _signing import CLIENT_ID, SECRET, WRONG_SECRET, signed, signing_client
 
 from hmac_asgi import (
@@ -192,14 +192,9 @@ async def test_auth_async(body: bytes) -> None:
 @pytest.mark.parametrize("kind", ["auth", "transport"])
 async def test_headers_are_the_signed_text_fresh_per_request(kind: str) -> None:
     seen: list[dict[str, str]] = []
-
-    async def headers_app(scope: Any, receive: Any, send: Any) -> None:
-        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
+    app = capturing(recording_app(Outcome()), seen)  # no middleware: what was sent
     times = iter([1732838400.1, 1732838401.25])
-    async with async_client(kind, headers_app, clock=lambda: next(times)) as client:
+    async with async_client(kind, app, clock=lambda: next(times)) as client:
         await client.post("/", content=b"one")
         await client.post("/", content=b"two")
     assert [h["x-request-timestamp"] for h in seen] == ["1732838400.1", "1732838401.25"]
