@@ -15,7 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-from _helpers import free_port
+from _asgi import free_port
 
 __all__ = ["RedisServer", "redis_server"]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import inspect
 import logging
 import os
 import shutil
@@ -28,15 +27,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 import redis.asyncio
-from _asgi import Outcome, chunks, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _asgi import Outcome, Script, Step, chunks, drive, http_scope, raw, recording_app
 from _redis import redis_server
+from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message
@@ -58,16 +58,15 @@ TS = 1_800_000_000.5  # the timestamp every captured request was signed at
 MAX_AGE = 300.0  # the middleware's default
 BODY = b'{"transfer": 100, "to": "mallory"}'
 UNKNOWN_CLIENT = uuid.UUID("3b42cdf7-add1-445f-98db-2fe525ad54d6")
-# Secrets of this file (all registered in conftest.KNOWN_SECRETS).
-CLI_SECRET = "cli-argv-secret-0123456789abcdef-0123456789"
-CLI_DASH_SECRET = "-cli-dash-secret-0123456789abcdef-0123456"  # token_urlsafe may start with "-"
-ECHO_SECRET = "echo-secret-0123456789abcdef-0123456789abcdef"
+CLI_SECRET = secret("typed on the command line")
+# token_urlsafe may start with "-": an option's value, or an option?
+CLI_DASH_SECRET = secret(
+    "typed on the command line, dash first", "-cli-dash-secret-0123456789abcdef-0123456"
+)
+ECHO_SECRET = secret("passed in the wrong argument")
 # What `secrets.token_hex(16)` gives one time in 32: 32 hex digits that parse as a UUIDv4.
-HEX_V4_SECRET = "0123456789ab4def8123456789abcdef"
-LOOKUP_BYTES_SECRET = b"lookup-bytes-secret-0123456789abcdef-0123"
-
-Step = Callable[[], object]  # run before the next message; may return an awaitable
-Script = list[Union[Message, Step]]
+HEX_V4_SECRET = secret("hex that parses as a UUIDv4", "0123456789ab4def8123456789abcdef")
+LOOKUP_BYTES_SECRET = secret("secret_lookup answering bytes").encode()
 
 
 class Clock:
@@ -104,13 +103,9 @@ def sleep(seconds: float) -> Step:
     return lambda: anyio.sleep(seconds)
 
 
-def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-
-
 def captured(body: bytes = BODY, timestamp: float = TS) -> list[tuple[bytes, bytes]]:
     """The headers of a request an attacker captured (validly signed at ``timestamp``)."""
-    return raw(signed_headers(body, timestamp=timestamp))
+    return signed("destiny", body, at=timestamp).raw
 
 
 def slow_body(body: bytes, *pause: Step) -> Script:
@@ -123,37 +118,27 @@ def slow_body(body: bytes, *pause: Step) -> Script:
 
 
 async def play(
-    app: ASGIApp, headers: list[tuple[bytes, bytes]], script: Script, path: str = "/"
+    app: ASGIApp, headers: list[tuple[bytes, bytes]] | None = None, script: Script | None = None
 ) -> Outcome:
-    """One request through ``app``: the script's messages (steps run in between), then
+    """One request through ``app`` (the captured one unless ``headers``): the script's
+    messages (steps run in between; ``BODY`` in 8-byte chunks unless given), then
     ``http.disconnect`` forever."""
-    pending = list(script)
-    outcome = Outcome()
-
-    async def receive() -> Message:
-        while pending and callable(pending[0]):
-            result = pending.pop(0)()  # type: ignore[operator]
-            if inspect.isawaitable(result):
-                await result
-        if pending:
-            message: Message = pending.pop(0)  # type: ignore[assignment]
-            return message
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        outcome.sent.append(message)
-
-    await app(http_scope(headers, path=path), receive, send)
-    return outcome
+    return await drive(app, http_scope(headers or captured()), script or chunks(BODY, 8))
 
 
-def answer(outcome: Outcome) -> tuple[int | None, str | None]:
-    """(status, the refusal's ``code``), ``code`` None for a non-JSON (the app's) answer."""
-    try:
-        payload = outcome.json()
-    except ValueError:
-        return outcome.status, None
-    return outcome.status, payload.get("code") if isinstance(payload, dict) else None
+def guarded(seen: Outcome, clock: Callable[[], float], **options: Any) -> HMACMiddleware:
+    """The middleware around ``seen``'s recording app on ``clock``, with a memory replay
+    cache on that clock unless ``replay_cache`` is given."""
+    options.setdefault("replay_cache", MemoryReplayCache(clock=clock))
+    return HMACMiddleware(recording_app(seen), secret_key=SECRET, clock=clock, **options)
+
+
+async def used_once(clock: Callable[[], float], **options: Any) -> tuple[HMACMiddleware, Outcome]:
+    """:func:`guarded`, and what its app saw, once the captured request was used (200)."""
+    seen = Outcome()
+    mw = guarded(seen, clock, **options)
+    assert (await play(mw)).code() == (200, None)
+    return mw, seen
 
 
 # --- item 1: single use until no server sharing the cache can accept it again -----------
@@ -163,14 +148,11 @@ def answer(outcome: Outcome) -> tuple[int | None, str | None]:
 async def test_item1_body_held_past_the_window_is_refused_as_a_replay_memory() -> None:
     """Replay: headers sent inside the window, body held until the first use's entry expired."""
     clock = Clock(TS + 1)
-    seen = Outcome()
-    cache = MemoryReplayCache(clock=clock)
-    mw = HMACMiddleware(recording_app(seen), secret_key=SECRET, replay_cache=cache, clock=clock)
-    assert answer(await play(mw, captured(), chunks(BODY, 8))) == (200, None)
+    mw, seen = await used_once(clock)
     clock.now = TS + MAX_AGE - 1  # the replay's headers arrive inside the window ...
-    replay = await play(mw, captured(), slow_body(BODY, clock.to(TS + MAX_AGE + 1)))
+    replay = await play(mw, script=slow_body(BODY, clock.to(TS + MAX_AGE + 1)))
     # ... its last byte after it (within body_timeout): still the same, spent signature.
-    assert answer(replay) == (401, "replayed")
+    assert replay.code() == (401, "replayed")
     assert seen.app_calls == 1
 
 
@@ -188,21 +170,15 @@ async def test_item1_lagging_server_sharing_a_memory_cache_refuses_the_replay(
     seen = Outcome()
     cache = MemoryReplayCache(clock=lead)
     servers = [
-        HMACMiddleware(
-            recording_app(seen),
-            secret_key=SECRET,
-            replay_cache=cache,
-            body_timeout=body_timeout,
-            clock=clock,
-        )
+        guarded(seen, clock, replay_cache=cache, body_timeout=body_timeout)
         for clock in (lead, Lagging(lead, skew))
     ]
-    assert answer(await play(servers[0], captured(), chunks(BODY, 8))) == (200, None)
+    assert (await play(servers[0])).code() == (200, None)
     # Just after the leading server's window closed, and at the lagging server's last moment.
     for when in (TS + MAX_AGE + 0.5, TS + MAX_AGE + skew - 0.5):
         lead.now = when
-        replay = await play(servers[1], captured(), chunks(BODY, 8))
-        assert answer(replay) == (401, "replayed"), f"{when - TS - MAX_AGE:+} s past the window"
+        replay = await play(servers[1])
+        assert replay.code() == (401, "replayed"), f"{when - TS - MAX_AGE:+} s past the window"
     assert seen.app_calls == 1
 
 
@@ -212,18 +188,15 @@ async def test_item1_wall_clock_stepping_back_does_not_reopen_a_replay() -> None
     # With one injected clock for both, this pins how long the entry lives; that the cache's
     # default clock is the wall clock (not time.monotonic) is the next test's.
     wall = Clock(TS + 250)
-    seen = Outcome()
-    cache = MemoryReplayCache(clock=wall)
-    mw = HMACMiddleware(recording_app(seen), secret_key=SECRET, replay_cache=cache, clock=wall)
-    assert answer(await play(mw, captured(), chunks(BODY, 8))) == (200, None)
+    mw, seen = await used_once(wall)
     # 60 s later (a monotonic clock would have dropped today's 50 s entry by now),
     # other traffic comes in ...
     wall.now = TS + 310
     other = captured(b"other", timestamp=TS + 309)
-    assert answer(await play(mw, other, chunks(b"other", 8))) == (200, None)
+    assert (await play(mw, other, chunks(b"other", 8))).code() == (200, None)
     # ... then NTP steps the wall clock back 100 s: the captured request is fresh again.
     wall.now -= 100
-    assert answer(await play(mw, captured(), chunks(BODY, 8))) == (401, "replayed")
+    assert (await play(mw)).code() == (401, "replayed")
     assert seen.app_calls == 2
 
 
@@ -244,9 +217,9 @@ async def test_item1_without_body_timeout_a_body_ending_after_the_window_is_expi
     # freshness is checked again once the body is in.
     clock = Clock(TS + MAX_AGE - 1)
     seen = Outcome()
-    mw = HMACMiddleware(recording_app(seen), secret_key=SECRET, body_timeout=None, clock=clock)
-    late = await play(mw, captured(), slow_body(BODY, clock.to(TS + MAX_AGE + 1)))
-    assert answer(late) == (401, "expired")
+    mw = guarded(seen, clock, replay_cache=None, body_timeout=None)
+    late = await play(mw, script=slow_body(BODY, clock.to(TS + MAX_AGE + 1)))
+    assert late.code() == (401, "expired")
     assert seen.app_calls == 0
 
 
@@ -274,13 +247,11 @@ async def test_item1_body_held_past_the_window_is_refused_as_a_replay_redis(
 ) -> None:
     """Redis: body held until the first use's key (TTL = window left) expired, then accepted."""
     clock = Clock(TS + MAX_AGE - 0.2)  # today's key would live 0.2 s
-    seen = Outcome()
     async with redis_caches(redis_url, 1) as (cache,):
-        mw = HMACMiddleware(recording_app(seen), secret_key=SECRET, replay_cache=cache, clock=clock)
-        assert answer(await play(mw, captured(), chunks(BODY, 8))) == (200, None)
+        mw, seen = await used_once(clock, replay_cache=cache)
         clock.now = TS + MAX_AGE - 0.1
         held = slow_body(BODY, sleep(0.3), clock.to(TS + MAX_AGE + 0.2))
-        assert answer(await play(mw, captured(), held)) == (401, "replayed")
+        assert (await play(mw, script=held)).code() == (401, "replayed")
     assert seen.app_calls == 1
 
 
@@ -294,13 +265,13 @@ async def test_item1_lagging_server_sharing_redis_refuses_the_replay(
     seen = Outcome()
     async with redis_caches(redis_url, 2) as caches:
         leading, lagging = (
-            HMACMiddleware(recording_app(seen), secret_key=SECRET, replay_cache=cache, clock=clock)
+            guarded(seen, clock, replay_cache=cache)
             for cache, clock in zip(caches, (lead, Lagging(lead, skew)), strict=True)
         )
-        assert answer(await play(leading, captured(), chunks(BODY, 8))) == (200, None)
+        assert (await play(leading)).code() == (200, None)
         await anyio.sleep(0.3)  # today's key (0.2 s) is gone from Redis
         lead.now = TS + MAX_AGE + 0.1
-        assert answer(await play(lagging, captured(), chunks(BODY, 8))) == (401, "replayed")
+        assert (await play(lagging)).code() == (401, "replayed")
     assert seen.app_calls == 1
 
 
@@ -365,20 +336,11 @@ async def buffered(body: bytes, *, empties: int = 0, chunk: int = 1) -> Buffered
             end = start + chunk
             yield {"type": "http.request", "body": body[start:end], "more_body": end < len(body)}
 
-    pending = messages()
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return next(pending, {"type": "http.disconnect"})
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     gc.collect()
     tracemalloc.reset_peak()
     record.base = tracemalloc.get_traced_memory()[0]
-    await mw(scope, receive, send)
-    assert sent and sent[0]["status"] == 200, sent
+    outcome = await drive(mw, scope, messages())
+    assert outcome.status == 200, outcome.sent
     return record
 
 
@@ -639,66 +601,49 @@ def guarded_app(auth: HMACAuth) -> FastAPI:
     return app
 
 
-@dataclass
-class Counted:
-    outcome: Outcome
-    receives: int
-
-
 async def drive_counting(
     app: ASGIApp,
     headers: list[tuple[bytes, bytes]],
     messages: list[Message],
     stall: bool = False,
     http2: bool = False,
-) -> Counted:
-    """Raw ASGI to /private, counting ``receive`` calls; ``stall``: never send the rest."""
-    pending = list(messages)
-    counted = Counted(Outcome(), 0)
-
-    async def receive() -> Message:
-        counted.receives += 1
-        if pending:
-            return pending.pop(0)
-        if stall:
-            await anyio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        counted.outcome.sent.append(message)
-
+) -> Outcome:
+    """Raw ASGI to /private (its ``reads`` count ``receive`` calls); ``stall``: never send
+    the rest."""
     scope = http_scope(headers, path="/private", http_version="2" if http2 else "1.1")
-    await app(scope, receive, send)
-    return counted
+    return await drive(app, scope, messages, then="block" if stall else "disconnect")
 
 
 @pytest.mark.anyio
-async def test_item7_dependency_refuses_a_large_content_length_before_reading() -> None:
-    """A huge Content-Length makes the dependency read the whole body before any refusal."""
-    auth = HMACAuth(SECRET, max_body_size=16, clock=Clock(TS))
-    body = b"x" * 17
-    headers = [*captured(body), (b"content-length", b"17")]
-    counted = await drive_counting(guarded_app(auth), headers, chunks(body, 17))
-    assert answer(counted.outcome) == (413, "body_too_large")
-    assert counted.receives == 0
+@pytest.mark.parametrize(
+    ("limit", "body", "framing", "answer"),
+    [
+        (16, b"x" * 17, (b"content-length", b"17"), (413, "body_too_large")),
+        # HTTP/1.1 chunked: 411, the dependency could not both bound it and hand it on.
+        (25, b"0123456789" * 10, (b"transfer-encoding", b"chunked"), (411, "length_required")),
+    ],
+    ids=["content-length-over-the-limit", "http1-chunked"],
+)
+async def test_item7_dependency_refuses_before_reading_a_body_it_cannot_bound(
+    limit: int, body: bytes, framing: tuple[bytes, bytes], answer: tuple[int, str]
+) -> None:
+    """A huge Content-Length, or a chunked body (no Content-Length), is read by the
+    dependency without any limit, before any refusal."""
+    auth = HMACAuth(SECRET, max_body_size=limit, clock=Clock(TS))
+    counted = await drive_counting(guarded_app(auth), [*captured(body), framing], chunks(body, 10))
+    assert counted.code() == answer
+    assert counted.reads == 0
 
 
 @pytest.mark.anyio
-async def test_item7_dependency_stops_reading_a_chunked_body_over_the_limit() -> None:
-    """A chunked body (no Content-Length) is read by the dependency without any limit.
-
-    HTTP/1.1 chunked: refused before a byte is read (411: the dependency could not both
-    bound it and hand it on to the route). HTTP/2 without a length: read up to the limit.
-    """
+async def test_item7_dependency_stops_reading_an_http2_body_without_length_at_the_limit() -> None:
+    """A body without a Content-Length over HTTP/2 is read by the dependency without any
+    limit: it must be read up to the limit only."""
     auth = HMACAuth(SECRET, max_body_size=25, clock=Clock(TS))
     body = b"0123456789" * 10
-    chunked = [*captured(body), (b"transfer-encoding", b"chunked")]
-    counted = await drive_counting(guarded_app(auth), chunked, chunks(body, 10))
-    assert answer(counted.outcome) == (411, "length_required")
-    assert counted.receives == 0
     counted = await drive_counting(guarded_app(auth), captured(body), chunks(body, 10), http2=True)
-    assert answer(counted.outcome) == (413, "body_too_large")
-    assert counted.receives <= 3  # the third 10-byte chunk crossed the limit
+    assert counted.code() == (413, "body_too_large")
+    assert counted.reads <= 3  # the third 10-byte chunk crossed the limit
 
 
 @pytest.mark.anyio
@@ -707,7 +652,7 @@ async def test_item7_dependency_refuses_a_body_slower_than_body_timeout() -> Non
     auth = HMACAuth(SECRET, body_timeout=0.2, clock=Clock(TS))
     started = time.monotonic()
     counted = await drive_counting(guarded_app(auth), captured(), slow_body(BODY)[:1], stall=True)
-    assert answer(counted.outcome) == (408, "body_timeout")
+    assert counted.code() == (408, "body_timeout")
     assert time.monotonic() - started < 5
 
 
@@ -719,7 +664,7 @@ async def test_item7_dependency_with_limits_still_lets_the_route_read_the_body()
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         at_limit = b"y" * 1024
         ok = await client.post(
-            "/private", content=at_limit, headers=signed_headers(at_limit, timestamp=TS)
+            "/private", content=at_limit, headers=signed("destiny", at_limit, at=TS).httpx
         )
         assert (ok.status_code, ok.json()) == (200, {"body": at_limit.decode()})
 
@@ -730,12 +675,12 @@ async def test_item7_dependency_with_limits_still_lets_the_route_read_the_body()
         # A chunked upload is refused, clearly, before reading: the route could not
         # read a body the dependency consumed (only the middleware can replay it).
         streamed = await client.post(
-            "/private", content=chunked(), headers=signed_headers(BODY, timestamp=TS)
+            "/private", content=chunked(), headers=signed("destiny", BODY, at=TS).httpx
         )
         assert (streamed.status_code, streamed.json()["code"]) == (411, "length_required")
         over = b"y" * 1025
         too_big = await client.post(
-            "/private", content=over, headers=signed_headers(over, timestamp=TS)
+            "/private", content=over, headers=signed("destiny", over, at=TS).httpx
         )
         assert (too_big.status_code, too_big.json()["code"]) == (413, "body_too_large")
 
@@ -762,16 +707,12 @@ async def test_item8a_unknown_scope_types_are_refused(scope: dict[str, Any]) -> 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         called.append(scope["type"])
 
-    async def receive() -> Message:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        raise AssertionError("nothing may be sent")
-
     mw = HMACMiddleware(app, secret_key=SECRET, exclude_paths=("/health",))
+    outcome = Outcome()
     with pytest.raises(RuntimeError):
-        await mw(scope, receive, send)
+        await drive(mw, scope, [], outcome)
     assert called == []
+    assert outcome.sent == []  # nothing was sent
 
 
 def formatted(exc: BaseException) -> str:
@@ -887,7 +828,7 @@ def lookup_answering(value: object) -> Callable[[uuid.UUID], Awaitable[Any]]:
 
 async def play_safely(mw: HMACMiddleware, headers: list[tuple[bytes, bytes]]) -> Outcome:
     try:
-        return await play(mw, headers, chunks(BODY, 8))
+        return await play(mw, headers)
     except Exception as exc:
         pytest.fail(f"the middleware raised {type(exc).__name__} into the server")
 
@@ -899,10 +840,10 @@ async def test_item8c_secret_lookup_returning_bytes_is_a_raw_key() -> None:
     mw = HMACMiddleware(
         recording_app(seen), secret_lookup=lookup_answering(LOOKUP_BYTES_SECRET), clock=Clock(TS)
     )
-    headers = raw(signed_headers(BODY, secret=LOOKUP_BYTES_SECRET.decode(), timestamp=TS))
-    assert answer(await play_safely(mw, headers)) == (200, None)
+    headers = signed("destiny", BODY, secret=LOOKUP_BYTES_SECRET.decode(), at=TS).raw
+    assert (await play_safely(mw, headers)).code() == (200, None)
     assert seen.app_calls == 1 and seen.app_body == BODY
-    assert answer(await play_safely(mw, captured())) == (401, "invalid_signature")
+    assert (await play_safely(mw, captured())).code() == (401, "invalid_signature")
 
 
 @pytest.mark.anyio
@@ -919,7 +860,7 @@ async def test_item8c_secret_lookup_returning_another_type_is_503(
     mw = HMACMiddleware(recording_app(seen), secret_lookup=lookup_answering(value), clock=Clock(TS))
     with caplog.at_level(logging.ERROR, logger="hmac_asgi"):
         outcome = await play_safely(mw, captured())
-    assert answer(outcome) == (503, "unavailable")
+    assert outcome.code() == (503, "unavailable")
     assert seen.app_calls == 0
     errors = [r for r in caplog.records if r.name == "hmac_asgi" and r.levelno >= logging.ERROR]
     assert errors, "the bad answer was not logged at ERROR"
@@ -927,7 +868,7 @@ async def test_item8c_secret_lookup_returning_another_type_is_503(
 
 # --- item 9: destiny-sdk's message for every malformed signature ----------------------------
 
-GOOD_SIGNATURE = create_signature(SECRET, BODY, CLIENT_ID, TS)
+GOOD_SIGNATURE = signed("destiny", BODY, at=TS).httpx["Authorization"].removeprefix("Signature ")
 MALFORMED = {
     "nonsense": "nonsense",
     "too-short": GOOD_SIGNATURE[:16],
@@ -941,7 +882,7 @@ INVALID = "Signature is invalid."
 
 
 def with_authorization(signature: str) -> list[tuple[bytes, bytes]]:
-    headers = signed_headers(BODY, timestamp=TS)
+    headers = signed("destiny", BODY, at=TS).httpx
     return raw({**headers, "Authorization": f"Signature {signature}"})
 
 
@@ -950,7 +891,7 @@ def with_authorization(signature: str) -> list[tuple[bytes, bytes]]:
 async def test_item9_malformed_signature_gets_destiny_sdk_detail(signature: str) -> None:
     """A malformed signature gets a detail destiny-sdk never sends, naming the failed check."""
     mw = HMACMiddleware(recording_app(Outcome()), secret_key=SECRET, clock=Clock(TS))
-    outcome = await play(mw, with_authorization(signature), chunks(BODY, 8))
+    outcome = await play(mw, with_authorization(signature))
     assert outcome.status == 401
     assert outcome.json() == {"detail": INVALID, "code": "malformed_signature"}
     with pytest.raises(AuthException) as info:

@@ -30,8 +30,9 @@ import h2.config
 import h2.connection
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, free_port, serve, signed_headers
+from _asgi import echo_app, free_port, serve
 from _redis import redis_server
+from _signing import CLIENT_ID, SECRET, signed
 
 from hmac_asgi import HMACMiddleware, RedisReplayCache
 
@@ -132,7 +133,7 @@ def test_item1_over_http_a_body_held_past_the_window_is_refused_as_a_replay(
     """Over HTTP: headers re-sent near the window's end, last byte held past the key's TTL."""
     with guarded_server(redis_url, "slow-attacks:held:", time.time) as url:
         signed_at = time.time()
-        headers = signed_headers(BODY, timestamp=f"{signed_at}")
+        headers = signed("destiny", BODY, at=f"{signed_at}").httpx
         assert post(url, headers) == (200, None)  # the legitimate first use
         wait_until(signed_at + MAX_AGE - 0.4)
         sock = send_head(url, headers, BODY[:-1])  # fresh when the headers arrive
@@ -152,7 +153,7 @@ def test_item1_over_http_a_lagging_server_sharing_redis_refuses_the_replay(
         guarded_server(redis_url, prefix, lambda: time.time() - 1.5) as lagging,
     ):
         signed_at = time.time()
-        headers = signed_headers(BODY, timestamp=f"{signed_at}")
+        headers = signed("destiny", BODY, at=f"{signed_at}").httpx
         assert post(leading, headers) == (200, None)
         wait_until(signed_at + MAX_AGE + 0.4)  # the leading window (and today's key) is over
         assert post(leading, headers) == (401, "expired")

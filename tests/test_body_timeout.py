@@ -5,39 +5,21 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from typing import Any
 
-import anyio
 import pytest
-from _asgi import Outcome, http_scope, recording_app
-from _helpers import SECRET, echo_app, serve, signed_headers
-from starlette.types import Message
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app, serve
+from _signing import SECRET, signed
 
 from hmac_asgi import HMACMiddleware
 
 
-def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-
-
 async def _stalled_run(timeout: float) -> tuple[Outcome, float]:
     outcome = Outcome()
-    first = True
-
-    async def receive() -> Message:
-        nonlocal first
-        if first:
-            first = False
-            return {"type": "http.request", "body": b"a", "more_body": True}
-        await anyio.sleep(3600)  # the client never sends the rest
-        raise AssertionError("unreachable")
-
-    async def send(message: Message) -> None:
-        outcome.sent.append(message)
-
     mw = HMACMiddleware(recording_app(outcome), secret_key=SECRET, body_timeout=timeout)
     started = time.monotonic()
-    await mw(http_scope(raw(signed_headers(b"ab"))), receive, send)
+    first = {"type": "http.request", "body": b"a", "more_body": True}
+    # The client never sends the rest.
+    await drive(mw, http_scope(signed("destiny", b"ab").raw), [first], outcome, then="block")
     return outcome, time.monotonic() - started
 
 
@@ -56,41 +38,29 @@ async def test_stalled_body_gets_408_and_app_is_not_called(anyio_backend: str) -
 
 @pytest.mark.anyio
 async def test_outside_cancellation_is_not_swallowed() -> None:
-    async def receive() -> Message:
-        await asyncio.sleep(3600)
-        raise AssertionError("unreachable")
-
-    async def send(message: Message) -> None:
-        raise AssertionError("nothing may be sent")
-
+    outcome = Outcome()
     mw = HMACMiddleware(echo_app, secret_key=SECRET, body_timeout=30)
-    task = asyncio.ensure_future(mw(http_scope(raw(signed_headers(b"x"))), receive, send))
+    scope = http_scope(signed("destiny", b"x").raw)
+    task = asyncio.ensure_future(drive(mw, scope, [], outcome, then="block"))
     await asyncio.sleep(0.05)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert outcome.sent == []  # nothing was sent
 
 
 @pytest.mark.anyio
 async def test_no_timeout_when_disabled_and_fast_bodies_unaffected() -> None:
     for timeout in (None, 0.5):
         outcome = Outcome()
-        messages = [{"type": "http.request", "body": b"ab", "more_body": False}]
-
-        async def receive(pending: list[Any] = messages) -> Message:
-            return pending.pop(0) if pending else {"type": "http.disconnect"}
-
-        async def send(message: Message, outcome: Outcome = outcome) -> None:
-            outcome.sent.append(message)
-
         mw = HMACMiddleware(recording_app(outcome), secret_key=SECRET, body_timeout=timeout)
-        await mw(http_scope(raw(signed_headers(b"ab"))), receive, send)
+        await drive(mw, http_scope(signed("destiny", b"ab").raw), chunks(b"ab", 2), outcome)
         assert outcome.status == 200 and outcome.app_body == b"ab"
 
 
 def test_trickling_client_over_uvicorn_gets_408() -> None:
     body = b"z" * 100
-    headers = signed_headers(body)
+    headers = signed("destiny", body).httpx
     with serve(HMACMiddleware(echo_app, secret_key=SECRET, body_timeout=0.5)) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as sock:

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, serve
+from _asgi import echo_app, serve
+from _signing import CLIENT_ID, SECRET
 
 from hmac_asgi import HMACMiddleware
 from hmac_asgi._cli import main

@@ -19,14 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, serve
+from _asgi import Outcome, capturing, dated, echo_app, recording_app, redirecting, serve
+from _signing import CLIENT_ID, SECRET, WRONG_SECRET, signed, signing_client
 
 from hmac_asgi import (
     HMACMiddleware,
     HMACSigningAuth,
     HMACSigningTransport,
     MemoryReplayCache,
-    create_signature,
 )
 
 BIG = os.urandom(5 * 1024 * 1024)
@@ -41,44 +41,13 @@ Clock = Callable[[], float]
 
 def make_app(seen: list[str]) -> Any:
     """Echo behind the middleware; /redirect/<status> redirects to /b. Records what passed."""
+    app = redirecting(echo_app)
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        path = scope["path"]
-        seen.append(f"{scope['method']} {path}?{scope['query_string'].decode()}")
-        if path.startswith("/redirect/"):
-            start = {"status": int(path[10:]), "headers": [(b"location", b"/b?hop=2")]}
-            await send({"type": "http.response.start", **start})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await echo_app(scope, receive, send)
-
-    return HMACMiddleware(app, secret_key=SECRET, replay_cache=MemoryReplayCache())
-
-
-def with_date(app: Any, clock: Clock = time.time) -> Any:
-    """Adds a ``Date`` header (as uvicorn does), from ``clock``."""
-
-    async def dated(scope: Any, receive: Any, send: Any) -> None:
-        async def send_dated(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                date = formatdate(clock(), usegmt=True).encode()
-                message = {**message, "headers": [*message.get("headers", []), (b"date", date)]}
-            await send(message)
-
-        await app(scope, receive, send_dated)
-
-    return dated
-
-
-def counting(app: Any, calls: list[str]) -> Any:
-    """Records every request that reaches the server, verified or not."""
-
-    async def counted(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            calls.append(scope["path"])
+    async def logged(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(f"{scope['method']} {scope['path']}?{scope['query_string'].decode()}")
         await app(scope, receive, send)
 
-    return counted
+    return HMACMiddleware(logged, secret_key=SECRET, replay_cache=MemoryReplayCache())
 
 
 def check_echo(response: httpx.Response, body: bytes) -> None:
@@ -94,11 +63,8 @@ def transport(inner: Any = None, **kwargs: Any) -> HMACSigningTransport:
 
 def async_client(kind: str, app: Any, clock: Clock = time.time) -> httpx.AsyncClient:
     """An AsyncClient over ASGITransport, signing with the auth or the transport."""
-    inner = httpx.ASGITransport(app)
-    if kind == "auth":
-        auth = HMACSigningAuth(SECRET, CLIENT_ID, clock=clock)
-        return httpx.AsyncClient(auth=auth, transport=inner, base_url="http://test")
-    return httpx.AsyncClient(transport=transport(inner, clock=clock), base_url="http://test")
+    signing = {"secret_key": SECRET, "client_id": CLIENT_ID, "clock": clock}
+    return signing_client(kind, app, base_url="http://test", **signing)
 
 
 def sync_client(kind: str, url: str, clock: Clock = time.time) -> httpx.Client:
@@ -226,21 +192,16 @@ async def test_auth_async(body: bytes) -> None:
 @pytest.mark.parametrize("kind", ["auth", "transport"])
 async def test_headers_are_the_signed_text_fresh_per_request(kind: str) -> None:
     seen: list[dict[str, str]] = []
-
-    async def headers_app(scope: Any, receive: Any, send: Any) -> None:
-        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
+    app = capturing(recording_app(Outcome()), seen)  # no middleware: what was sent
     times = iter([1732838400.1, 1732838401.25])
-    async with async_client(kind, headers_app, clock=lambda: next(times)) as client:
+    async with async_client(kind, app, clock=lambda: next(times)) as client:
         await client.post("/", content=b"one")
         await client.post("/", content=b"two")
     assert [h["x-request-timestamp"] for h in seen] == ["1732838400.1", "1732838401.25"]
     for headers, body in zip(seen, [b"one", b"two"], strict=True):
         assert headers["x-client-id"] == "6234ddc9-6b49-4e45-9c0f-e91d2c381222"
-        signature = create_signature(SECRET, body, CLIENT_ID, headers["x-request-timestamp"])
-        assert headers["authorization"] == f"Signature {signature}"
+        expected = signed("destiny", body, at=headers["x-request-timestamp"])
+        assert headers["authorization"] == expected.httpx["Authorization"]
 
 
 # --- clock correction ----------------------------------------------------------------
@@ -252,8 +213,8 @@ KINDS = pytest.mark.parametrize("kind", ["auth", "transport"])
 @KINDS
 @pytest.mark.parametrize("skew", [-1000.0, 1000.0], ids=["behind", "ahead"])
 async def test_skewed_clock_is_corrected_once_and_kept(kind: str, skew: float) -> None:
-    calls: list[str] = []
-    app = counting(with_date(make_app([])), calls)
+    calls: list[dict[str, str]] = []
+    app = capturing(dated(make_app([])), calls)
     async with async_client(kind, app, clock=lambda: time.time() + skew) as client:
         check_echo(await client.post("/echo", content=b"late"), b"late")
         assert len(calls) == 2  # refused, then corrected
@@ -261,46 +222,40 @@ async def test_skewed_clock_is_corrected_once_and_kept(kind: str, skew: float) -
         assert len(calls) == 3  # the offset was kept
 
 
+def behind() -> float:
+    return time.time() - 1000
+
+
+# name -> (the server around ``make_app``'s, the client's clock, the refusal's detail)
+NOT_RETRIED: dict[str, tuple[Callable[[], Any], Clock, str]] = {
+    "no-date": (lambda: make_app([]), behind, "Token is expired."),
+    "date-agreeing-with-us": (lambda: dated(make_app([]), behind), behind, "Token is expired."),
+    "other-401-with-skewed-date": (
+        lambda: dated(HMACMiddleware(echo_app, secret_key=WRONG_SECRET)),
+        lambda: time.time() + 30,
+        "Signature is invalid.",
+    ),
+}
+
+
 @pytest.mark.anyio
 @KINDS
-async def test_no_date_no_retry(kind: str) -> None:
-    calls: list[str] = []
-    app = counting(make_app([]), calls)
-    async with async_client(kind, app, clock=lambda: time.time() - 1000) as client:
+@pytest.mark.parametrize(("server", "clock", "detail"), NOT_RETRIED.values(), ids=NOT_RETRIED)
+async def test_a_401_the_date_does_not_explain_is_not_retried(
+    kind: str, server: Callable[[], Any], clock: Clock, detail: str
+) -> None:
+    """No Date, a Date agreeing with our clock, or another 401: returned as it is."""
+    calls: list[dict[str, str]] = []
+    async with async_client(kind, capturing(server(), calls), clock=clock) as client:
         response = await client.post("/echo", content=b"late")
-    assert (response.status_code, response.json()["detail"]) == (401, "Token is expired.")
-    assert len(calls) == 1
-
-
-@pytest.mark.anyio
-@KINDS
-async def test_date_agreeing_with_us_no_retry(kind: str) -> None:
-    def clock() -> float:
-        return time.time() - 1000
-
-    calls: list[str] = []
-    app = counting(with_date(make_app([]), clock), calls)
-    async with async_client(kind, app, clock=clock) as client:
-        response = await client.post("/echo", content=b"late")
-    assert (response.status_code, response.json()["detail"]) == (401, "Token is expired.")
-    assert len(calls) == 1
-
-
-@pytest.mark.anyio
-@KINDS
-async def test_other_401_with_skewed_date_no_retry(kind: str) -> None:
-    calls: list[str] = []
-    app = counting(with_date(HMACMiddleware(echo_app, secret_key="another " + SECRET)), calls)
-    async with async_client(kind, app, clock=lambda: time.time() + 30) as client:
-        response = await client.post("/echo", content=b"x")
-    assert (response.status_code, response.json()["detail"]) == (401, "Signature is invalid.")
+    assert (response.status_code, response.json()["detail"]) == (401, detail)
     assert len(calls) == 1
 
 
 @pytest.mark.anyio
 @KINDS
 async def test_retry_does_not_loop(kind: str) -> None:
-    calls: list[str] = []
+    calls: list[dict[str, str]] = []
 
     async def always_expired(scope: Any, receive: Any, send: Any) -> None:
         calls.append(scope["path"])  # each answer claims a later server time
@@ -367,9 +322,9 @@ def test_odd_401_is_returned_untouched_sync(kind: str) -> None:
 
 @KINDS
 def test_skewed_clock_corrected_from_uvicorn_date(kind: str) -> None:
-    calls: list[str] = []
+    calls: list[dict[str, str]] = []
     with (
-        serve(counting(make_app([]), calls), lifespan="off") as url,
+        serve(capturing(make_app([]), calls), lifespan="off") as url,
         sync_client(kind, url, clock=lambda: time.time() - 1000) as client,
     ):
         check_echo(client.post("/echo", content=b"late"), b"late")
@@ -513,19 +468,12 @@ def cross_origin_redirect(target: str) -> Any:
     return app
 
 
-def header_recorder(seen: list[dict[str, str]]) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await HMACMiddleware(echo_app, secret_key=SECRET)(scope, receive, send)
-
-    return app
-
-
 def test_cross_origin_redirect_is_not_signed_by_default(caplog: pytest.LogCaptureFixture) -> None:
     seen: list[dict[str, str]] = []
-    with serve(header_recorder(seen)) as other, serve(cross_origin_redirect(other)) as first:
+    with (
+        serve(capturing(HMACMiddleware(echo_app, secret_key=SECRET), seen)) as other,
+        serve(cross_origin_redirect(other)) as first,
+    ):
         with httpx.Client(transport=transport(), follow_redirects=True) as client:
             response = client.post(f"{first}/a", content=b"data")
     assert response.status_code == 401  # the other host got no valid signature
@@ -535,7 +483,10 @@ def test_cross_origin_redirect_is_not_signed_by_default(caplog: pytest.LogCaptur
 
 def test_origins_lists_every_host_to_sign_for() -> None:
     seen: list[dict[str, str]] = []
-    with serve(header_recorder(seen)) as other, serve(cross_origin_redirect(other)) as first:
+    with (
+        serve(capturing(HMACMiddleware(echo_app, secret_key=SECRET), seen)) as other,
+        serve(cross_origin_redirect(other)) as first,
+    ):
         signing = transport(origins=[first, other])
         with httpx.Client(transport=signing, follow_redirects=True) as client:
             response = client.post(f"{first}/a", content=b"data")

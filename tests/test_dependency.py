@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _signing import CLIENT_ID, SECRET, signed
 from fastapi import Depends, FastAPI, Request
 from pydantic import ValidationError
 
@@ -32,15 +32,19 @@ def app_with(auth: object) -> FastAPI:
 async def test_hmac_auth_dependency() -> None:
     transport = httpx.ASGITransport(app_with(HMACAuth(SECRET)))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        ok = await client.post("/private", content=b"data", headers=signed_headers(b"data"))
+        ok = await client.post(
+            "/private", content=b"data", headers=signed("destiny", b"data").httpx
+        )
         assert ok.json() == {"client_id": str(CLIENT_ID), "body": "data"}
         unsigned = await client.post("/private", content=b"data")
         assert unsigned.status_code == 401
         assert unsigned.json() == {"detail": "Authorization header missing."}
         assert unsigned.headers["www-authenticate"] == "Signature"
-        bad = await client.post("/private", content=b"datA", headers=signed_headers(b"data"))
+        bad = await client.post(
+            "/private", content=b"datA", headers=signed("destiny", b"data").httpx
+        )
         assert (bad.status_code, bad.json()) == (401, {"detail": "Signature is invalid."})
-        old = signed_headers(b"data", timestamp="1000000000.5")
+        old = signed("destiny", b"data", at="1000000000.5").httpx
         expired = await client.post("/private", content=b"data", headers=old)
         assert expired.json() == {"detail": "Token is expired."}
         assert (await client.get("/public")).status_code == 200

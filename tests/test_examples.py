@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _helpers import SECRET
+from _signing import SECRET
 
 from hmac_asgi import HMACSigningTransport
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app
+from _asgi import echo_app
+from _secrets import secret
+from _signing import CLIENT_ID, SECRET
 
 from hmac_asgi import (
     DestinyScheme,
@@ -32,7 +34,7 @@ from hmac_asgi._cli import main
 NOW = 1_800_000_000.0
 KEY_ID = "orders-key-1"
 WHSEC = "whsec_" + base64.b64encode(SECRET.encode()).decode()
-WRONG = "wrong-secret-for-explain-0123456789abcdef"
+WRONG = secret("a client with the wrong secret")
 BODY = b'{"sku": "A-1", "qty": 2}'
 
 
@@ -196,14 +198,14 @@ async def test_off_by_default_and_only_for_signature_refusals() -> None:
 
 def assert_nothing_secret(text: str) -> None:
     """The answer holds neither secret, in any usual encoding, nor any MAC over the body."""
-    for secret in (SECRET, WRONG):
-        raw = secret.encode()
-        for form in (secret, raw.hex(), base64.b64encode(raw).decode().rstrip("=")):
+    for key in (SECRET, WRONG):
+        raw = key.encode()
+        for form in (key, raw.hex(), base64.b64encode(raw).decode().rstrip("=")):
             assert form not in text
-    for secret in (SECRET, WRONG):
+    for key in (SECRET, WRONG):
         for stamp in (str(NOW), str(NOW + 1)):
             for message in (BODY, b'{"sku": "A-1", "qty": 20}'):
-                expected = create_signature(secret, message, CLIENT_ID, stamp)
+                expected = create_signature(key, message, CLIENT_ID, stamp)
                 assert expected not in text and bytes.fromhex(expected).hex() not in text
-                tag = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+                tag = hmac.new(key.encode(), message, hashlib.sha256).digest()
                 assert base64.b64encode(tag).decode() not in text

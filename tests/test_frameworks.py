@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, read_body, serve, signed_headers
+from _asgi import echo_app, read_body, serve
+from _signing import CLIENT_ID, SECRET, signed
 from fastapi import FastAPI
 from litestar import Litestar
 from litestar import Request as LitestarRequest
@@ -114,7 +115,7 @@ async def client_for(app: Any, how: str) -> AsyncIterator[httpx.AsyncClient]:
 async def test_framework_signed_unsigned_tampered(framework: str, how: str) -> None:
     body = b'{"hello": "world", "bytes": "\xff\x00"}'
     async with client_for(FRAMEWORKS[framework](), how) as client:
-        ok = await client.post("/echo", content=body, headers=signed_headers(body))
+        ok = await client.post("/echo", content=body, headers=signed("destiny", body).httpx)
         assert ok.status_code == 200, ok.text
         assert ok.json() == {"client_id": str(CLIENT_ID), "body": body.hex()}
 
@@ -124,7 +125,9 @@ async def test_framework_signed_unsigned_tampered(framework: str, how: str) -> N
         assert unsigned.headers["www-authenticate"] == "Signature"
         assert unsigned.json()["detail"] == "Authorization header missing."
 
-        tampered = await client.post("/echo", content=body + b"!", headers=signed_headers(body))
+        tampered = await client.post(
+            "/echo", content=body + b"!", headers=signed("destiny", body).httpx
+        )
         assert tampered.status_code == 401
         assert tampered.json() == {"detail": "Signature is invalid.", "code": "invalid_signature"}
 
@@ -134,6 +137,6 @@ async def test_large_body_over_uvicorn_arrives_intact() -> None:
     body = bytes(range(256)) * 8192  # 2 MiB: many receive() messages from the server
     with serve(HMACMiddleware(echo_app, secret_key=SECRET)) as url:
         async with httpx.AsyncClient(base_url=url) as client:
-            response = await client.post("/", content=body, headers=signed_headers(body))
+            response = await client.post("/", content=body, headers=signed("destiny", body).httpx)
     assert response.status_code == 200
     assert response.content.split(b"\n", 1)[1] == body

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET
+from _signing import CLIENT_ID, SECRET
 from fastapi import Depends, FastAPI
 from litestar import Litestar, Request, post
 from litestar.middleware import DefineMiddleware
@@ -42,6 +42,7 @@ SIGNING = {
     "rfc9421": {"scheme": "rfc9421", "key_id": KEY_ID},
     "standard-webhooks": {"scheme": "standard-webhooks"},
 }
+KEYS = {"destiny": SECRET, "rfc9421": SECRET, "standard-webhooks": WHSEC}
 IDENTITY = {"destiny": str(CLIENT_ID), "rfc9421": KEY_ID, "standard-webhooks": "standard-webhooks"}
 
 
@@ -81,11 +82,7 @@ def starlette_app(**options: Any) -> Starlette:
 async def call(app: Any, scheme: str, path: str, signed: bool = True) -> httpx.Response:
     asgi = httpx.ASGITransport(app)
     transport: httpx.AsyncBaseTransport = (
-        HMACSigningTransport(
-            secret_key=WHSEC if scheme == "standard-webhooks" else SECRET,
-            transport=asgi,
-            **SIGNING[scheme],
-        )
+        HMACSigningTransport(secret_key=KEYS[scheme], transport=asgi, **SIGNING[scheme])
         if signed
         else asgi
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import math
 import uuid
@@ -12,16 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
-from starlette.types import Message
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, raw
+from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 
 from hmac_asgi import HMACMiddleware, WeakSecretWarning
 from hmac_asgi._keys import KeyRing
 
-OLD = "old-secret-0123456789abcdef-0123456789abcdef"
-NEW = "new-secret-0123456789abcdef-0123456789abcdef"
+OLD_SECRET = secret("destiny client, retiring")
+NEW_SECRET = secret("destiny client, new")
 OTHER_ID = uuid.UUID("0190b4a2-7c3e-7d4f-8a1b-2c3d4e5f6a7b")  # a UUIDv7
-OTHER = "other-secret-0123456789abcdef-0123456789abcdef"
+OTHER_SECRET = secret("destiny client, another")
 UNKNOWN_ID = uuid.UUID("9f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,9 +32,8 @@ def client_for(app: HMACMiddleware) -> httpx.AsyncClient:
 
 async def status_of(app: HMACMiddleware, **sign: Any) -> tuple[int, Any]:
     async with client_for(app) as client:
-        response = await client.post(
-            "/", content=b"payload", headers=signed_headers(b"payload", **sign)
-        )
+        headers = signed("destiny", b"payload", **sign).httpx
+        response = await client.post("/", content=b"payload", headers=headers)
     return response.status_code, response.json() if response.status_code != 200 else None
 
 
@@ -67,12 +66,12 @@ async def test_rotation_old_and_new_pass_then_old_is_removed(source: str) -> Non
         }
         return HMACMiddleware(echo_app, **configs[source])
 
-    during = app_with([NEW, OLD])
-    assert (await status_of(during, secret=NEW))[0] == 200
-    assert (await status_of(during, secret=OLD))[0] == 200
-    after = app_with([NEW])
-    assert (await status_of(after, secret=NEW))[0] == 200
-    assert await status_of(after, secret=OLD) == (
+    during = app_with([NEW_SECRET, OLD_SECRET])
+    assert (await status_of(during, secret=NEW_SECRET))[0] == 200
+    assert (await status_of(during, secret=OLD_SECRET))[0] == 200
+    after = app_with([NEW_SECRET])
+    assert (await status_of(after, secret=NEW_SECRET))[0] == 200
+    assert await status_of(after, secret=OLD_SECRET) == (
         401,
         {"detail": "Signature is invalid.", "code": "invalid_signature"},
     )
@@ -80,11 +79,17 @@ async def test_rotation_old_and_new_pass_then_old_is_removed(source: str) -> Non
 
 @pytest.mark.anyio
 async def test_per_client_secrets() -> None:
-    app = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: SECRET, OTHER_ID: [OTHER]})
+    app = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: SECRET, OTHER_ID: [OTHER_SECRET]})
     async with client_for(app) as client:
-        mine = await client.get("/", headers=signed_headers(secret=SECRET, client_id=CLIENT_ID))
-        theirs = await client.get("/", headers=signed_headers(secret=OTHER, client_id=OTHER_ID))
-        crossed = await client.get("/", headers=signed_headers(secret=OTHER, client_id=CLIENT_ID))
+        mine = await client.get(
+            "/", headers=signed("destiny", secret=SECRET, key_id=CLIENT_ID).httpx
+        )
+        theirs = await client.get(
+            "/", headers=signed("destiny", secret=OTHER_SECRET, key_id=OTHER_ID).httpx
+        )
+        crossed = await client.get(
+            "/", headers=signed("destiny", secret=OTHER_SECRET, key_id=CLIENT_ID).httpx
+        )
     assert mine.status_code == 200 and mine.text.startswith(f'{{"client_id": "{CLIENT_ID}"')
     assert theirs.status_code == 200 and theirs.text.startswith(f'{{"client_id": "{OTHER_ID}"')
     assert crossed.status_code == 401
@@ -98,8 +103,8 @@ async def test_unknown_client_looks_exactly_like_a_bad_signature(source: str) ->
     else:
         app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
     async with client_for(app) as client:
-        unknown = await client.get("/", headers=signed_headers(client_id=UNKNOWN_ID))
-        forged = await client.get("/", headers=signed_headers(secret=OTHER))
+        unknown = await client.get("/", headers=signed("destiny", key_id=UNKNOWN_ID).httpx)
+        forged = await client.get("/", headers=signed("destiny", secret=OTHER_SECRET).httpx)
     assert unknown.status_code == forged.status_code == 401
     assert unknown.content == forged.content
     assert unknown.headers == forged.headers
@@ -121,7 +126,7 @@ async def test_lookup_ttl_caches_known_and_unknown_clients() -> None:
     app = HMACMiddleware(echo_app, secret_lookup=store, secret_lookup_ttl=60)
     for _ in range(3):
         assert (await status_of(app))[0] == 200
-        assert (await status_of(app, client_id=UNKNOWN_ID))[0] == 401
+        assert (await status_of(app, key_id=UNKNOWN_ID))[0] == 401
     assert store.calls == [CLIENT_ID, UNKNOWN_ID]
 
 
@@ -189,25 +194,8 @@ async def test_lookup_raising_is_503_logged_and_not_cached(
     assert (await status_of(app))[0] == 200
 
 
-async def _raw_call(app: HMACMiddleware, headers: dict[str, str]) -> list[Message]:
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
+async def _raw_call(app: HMACMiddleware, headers: dict[str, str]) -> Outcome:
+    return await drive(app, http_scope(raw(headers), method="GET"), chunks(b"", 1))
 
 
 @pytest.mark.anyio
@@ -217,9 +205,8 @@ async def test_lookup_answering_nonsense_is_a_logged_503(
 ) -> None:
     """A store answering the wrong type is the store's fault: 503 and an ERROR, never a 500."""
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
-    sent = await _raw_call(app, signed_headers())
-    assert sent[0]["status"] == 503
-    assert json.loads(sent[1]["body"])["code"] == "unavailable"
+    outcome = await _raw_call(app, signed("destiny").httpx)
+    assert outcome.code() == (503, "unavailable")
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "secret lookup" in record.getMessage()
 
@@ -229,15 +216,14 @@ async def test_lookup_answering_nonsense_is_a_logged_503(
 async def test_lookup_may_answer_bytes(answer: Any) -> None:
     """Raw key bytes from a store (a vault) are a key, as str secrets are UTF-8 bytes."""
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}))
-    assert (await _raw_call(app, signed_headers()))[0]["status"] == 200
+    assert (await _raw_call(app, signed("destiny").httpx)).status == 200
 
 
 @pytest.mark.anyio
 async def test_raw_call_answers_normally() -> None:
     # The driver above works: a good lookup gets the app's 200.
     app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: SECRET}))
-    sent = await _raw_call(app, signed_headers())
-    assert sent[0]["status"] == 200
+    assert (await _raw_call(app, signed("destiny").httpx)).status == 200
 
 
 # Construction.
@@ -259,7 +245,7 @@ async def test_raw_call_answers_normally() -> None:
             "UUIDv4",
         ),
         ({"client_secrets": [(CLIENT_ID, SECRET)]}, TypeError, "mapping"),
-        ({"secret_key": {"bytes-secret-0123456789abcdef-0123456789"}}, TypeError, "str"),
+        ({"secret_key": {SECRET}}, TypeError, "str"),
         ({"secret_lookup": "not callable"}, TypeError, "async callable"),
         ({"secret_lookup": Store({}), "secret_lookup_ttl": -1}, ValueError, "lookup_ttl"),
         ({"secret_lookup": Store({}), "secret_lookup_ttl": math.inf}, ValueError, "lookup_ttl"),
@@ -296,11 +282,14 @@ def _example() -> Any:
 
 def test_keys_from_env_parses_variables() -> None:
     env = {
-        "HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"): f"{NEW}, {OLD}",
-        "HMAC_CLIENT_" + str(OTHER_ID).upper().replace("-", "_"): OTHER,
+        "HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"): f"{NEW_SECRET}, {OLD_SECRET}",
+        "HMAC_CLIENT_" + str(OTHER_ID).upper().replace("-", "_"): OTHER_SECRET,
         "PATH": "/usr/bin",
     }
-    assert _example().client_secrets_from_env(env) == {CLIENT_ID: [NEW, OLD], OTHER_ID: [OTHER]}
+    assert _example().client_secrets_from_env(env) == {
+        CLIENT_ID: [NEW_SECRET, OLD_SECRET],
+        OTHER_ID: [OTHER_SECRET],
+    }
 
 
 @pytest.mark.parametrize(
@@ -318,12 +307,14 @@ def test_keys_from_env_errors(env: dict[str, str], match: str) -> None:
 
 @pytest.mark.anyio
 async def test_keys_from_env_app_rotates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"), f"{NEW},{OLD}")
+    monkeypatch.setenv(
+        "HMAC_CLIENT_" + str(CLIENT_ID).replace("-", "_"), f"{NEW_SECRET},{OLD_SECRET}"
+    )
     app = _example().create_app()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        for secret in (NEW, OLD):
-            response = await client.get("/whoami", headers=signed_headers(secret=secret))
+        for secret in (NEW_SECRET, OLD_SECRET):
+            response = await client.get("/whoami", headers=signed("destiny", secret=secret).httpx)
             assert response.json() == {"client_id": str(CLIENT_ID)}
-        forged = await client.get("/whoami", headers=signed_headers(secret=OTHER))
+        forged = await client.get("/whoami", headers=signed("destiny", secret=OTHER_SECRET).httpx)
     assert forged.status_code == 401

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app, ws_app, ws_scope
+from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 from starlette.types import Message
 
 from hmac_asgi import HMACMiddleware, Verified, WeakSecretWarning
 
 NOW = 1_800_000_000.5
-
-
-def raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+SHORT_SECRET = secret("under 32 bytes", "short-secret")  # 12 bytes: warns
 
 
 def middleware(outcome: Outcome, **kwargs: Any) -> HMACMiddleware:
@@ -32,7 +31,7 @@ def middleware(outcome: Outcome, **kwargs: Any) -> HMACMiddleware:
 async def test_body_in_any_chunking_reaches_app_intact(size: int) -> None:
     body = bytes(range(256)) * 50
     outcome = Outcome()
-    headers = raw(signed_headers(body, timestamp=NOW))
+    headers = signed("destiny", body, at=NOW).raw
     await drive(middleware(outcome), http_scope(headers), chunks(body, size), outcome)
     assert outcome.status == 200
     assert outcome.app_body == body
@@ -51,7 +50,7 @@ async def test_empty_and_keyless_messages_are_tolerated() -> None:
         {"type": "http.request", "body": b"def"},  # no "more_body" key: the last one
     ]
     outcome = Outcome()
-    headers = raw(signed_headers(body, timestamp=NOW))
+    headers = signed("destiny", body, at=NOW).raw
     await drive(middleware(outcome), http_scope(headers), messages, outcome)
     assert outcome.status == 200
     assert outcome.app_body == body
@@ -72,7 +71,7 @@ async def test_the_original_messages_are_replayed_then_the_servers_receive() -> 
 
     outcome = Outcome()
     mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
-    await drive(mw, http_scope(raw(signed_headers(body, timestamp=NOW))), list(incoming), outcome)
+    await drive(mw, http_scope(signed("destiny", body, at=NOW).raw), list(incoming), outcome)
     assert outcome.status == 204
     # The same bytes, in order, the last message closing the body, then the server's
     # disconnect. (Small chunks arrive joined: the buffer holds bytes, not messages.)
@@ -87,7 +86,7 @@ async def test_client_disconnect_mid_body_never_calls_app(after: int) -> None:
     body = b"y" * 40
     messages = chunks(body, 8)[:after]  # then the driver answers http.disconnect
     outcome = Outcome()
-    headers = raw(signed_headers(body, timestamp=NOW))
+    headers = signed("destiny", body, at=NOW).raw
     await drive(middleware(outcome), http_scope(headers), messages, outcome)
     assert outcome.app_calls == 0
     assert outcome.sent == []  # nobody to answer; nothing raised either
@@ -98,7 +97,7 @@ async def test_body_limit_exact_passes_and_one_more_byte_is_413() -> None:
     for size, status in ((100, 200), (101, 413)):
         body = b"z" * size
         outcome = Outcome()
-        headers = raw(signed_headers(body, timestamp=NOW))
+        headers = signed("destiny", body, at=NOW).raw
         await drive(
             middleware(outcome, max_body_size=100), http_scope(headers), chunks(body, 10), outcome
         )
@@ -108,36 +107,20 @@ async def test_body_limit_exact_passes_and_one_more_byte_is_413() -> None:
 
 @pytest.mark.anyio
 async def test_streamed_body_over_limit_stops_reading() -> None:
-    reads = 0
-
-    async def receive() -> Message:
-        nonlocal reads
-        reads += 1
-        return {"type": "http.request", "body": b"q" * 1000, "more_body": True}
-
+    endless = itertools.repeat({"type": "http.request", "body": b"q" * 1000, "more_body": True})
     outcome = Outcome()
-
-    async def send(message: Message) -> None:
-        outcome.sent.append(message)
-
     mw = middleware(outcome, max_body_size=10_000)
-    await mw(http_scope(raw(signed_headers(b"", timestamp=NOW))), receive, send)
+    await drive(mw, http_scope(signed("destiny", b"", at=NOW).raw), endless, outcome)
     assert outcome.status == 413
-    assert reads == 11  # stopped at the first byte over the limit: an endless body is cut
+    assert outcome.reads == 11  # stopped at the first byte over the limit: an endless body is cut
 
 
 @pytest.mark.anyio
 async def test_declared_content_length_over_limit_is_refused_before_reading() -> None:
-    async def receive() -> Message:
-        raise AssertionError("the body must not be read")
-
     outcome = Outcome()
-
-    async def send(message: Message) -> None:
-        outcome.sent.append(message)
-
-    headers = [*raw(signed_headers(b"", timestamp=NOW)), (b"content-length", b"101")]
-    await middleware(outcome, max_body_size=100)(http_scope(headers), receive, send)
+    headers = [*signed("destiny", b"", at=NOW).raw, (b"content-length", b"101")]
+    mw = middleware(outcome, max_body_size=100)
+    await drive(mw, http_scope(headers), [], outcome, then="forbid")
     assert outcome.status == 413
     assert outcome.json()["code"] == "body_too_large"
 
@@ -173,47 +156,14 @@ async def test_lifespan_passes_straight_through() -> None:
     assert seen == ["lifespan"]
 
 
-def ws_scope(headers: list[tuple[bytes, bytes]], **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "websocket",
-        "path": "/ws",
-        "headers": headers,
-        "query_string": b"",
-        "subprotocols": [],
-        **extra,
-    }
-
-
-async def ws_app(scope: Any, receive: Any, send: Any) -> None:
-    assert (await receive())["type"] == "websocket.connect"
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.send", "text": str(scope["state"]["hmac_client_id"])})
-    await send({"type": "websocket.close", "code": 1000})
-
-
-@pytest.mark.anyio
-async def test_websocket_handshake_signed_is_accepted() -> None:
-    outcome = Outcome()
-    mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
-    await drive(
-        mw,
-        ws_scope(raw(signed_headers(b"", timestamp=NOW))),
-        [{"type": "websocket.connect"}],
-        outcome,
-    )
-    assert [m["type"] for m in outcome.sent] == [
-        "websocket.accept",
-        "websocket.send",
-        "websocket.close",
-    ]
-    assert outcome.sent[1]["text"] == str(CLIENT_ID)
+WS_URL = "http://testserver/ws"
 
 
 @pytest.mark.anyio
 async def test_websocket_unsigned_is_closed_before_accept() -> None:
     outcome = Outcome()
     mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
-    await drive(mw, ws_scope([]), [{"type": "websocket.connect"}], outcome)
+    await drive(mw, ws_scope(WS_URL, {}), [{"type": "websocket.connect"}], outcome)
     assert [m["type"] for m in outcome.sent] == ["websocket.close"]
     assert outcome.sent[0]["code"] == 1008
 
@@ -222,7 +172,7 @@ async def test_websocket_unsigned_is_closed_before_accept() -> None:
 async def test_websocket_denial_response_when_the_server_supports_it() -> None:
     outcome = Outcome()
     mw = HMACMiddleware(ws_app, secret_key=SECRET, clock=lambda: NOW)
-    scope = ws_scope([], extensions={"websocket.http.response": {}})
+    scope = ws_scope(WS_URL, {}, extensions={"websocket.http.response": {}})
     await drive(mw, scope, [{"type": "websocket.connect"}], outcome)
     assert [m["type"] for m in outcome.sent] == [
         "websocket.http.response.start",
@@ -242,15 +192,13 @@ async def test_app_exceptions_propagate_untouched() -> None:
 
     mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
     with pytest.raises(Boom):
-        await drive(
-            mw, http_scope(raw(signed_headers(b"", timestamp=NOW))), chunks(b"", 1), Outcome()
-        )
+        await drive(mw, http_scope(signed("destiny", b"", at=NOW).raw), chunks(b"", 1), Outcome())
 
 
 @pytest.mark.anyio
 async def test_existing_scope_state_is_kept() -> None:
     outcome = Outcome()
-    scope = http_scope(raw(signed_headers(b"", timestamp=NOW)), state={"db": "pool"})
+    scope = http_scope(signed("destiny", b"", at=NOW).raw, state={"db": "pool"})
     await drive(middleware(outcome), scope, chunks(b"", 1), outcome)
     assert outcome.app_scope is not None
     assert outcome.app_scope["state"] == {
@@ -266,23 +214,25 @@ async def test_existing_scope_state_is_kept() -> None:
 )
 async def test_freshness_window_is_inclusive_both_ways(skew: float, status: int) -> None:
     outcome = Outcome()
-    headers = raw(signed_headers(b"", timestamp=repr(NOW + skew)))
+    headers = signed("destiny", b"", at=repr(NOW + skew)).raw
     await drive(middleware(outcome), http_scope(headers), chunks(b"", 1), outcome)
     assert outcome.status == status
 
 
 @pytest.mark.anyio
 async def test_rotation_any_listed_secret_passes_and_unknown_client_looks_like_bad_sig() -> None:
-    old, new = "old-secret-" + "o" * 32, "new-secret-" + "n" * 32
+    old, new = secret("rotating destiny client, old"), secret("rotating destiny client, new")
     other = uuid.UUID("019b649b-3b8c-7b54-a5b2-95043994a20e")
     mw = HMACMiddleware(echo_app, client_secrets={CLIENT_ID: [new, old]})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
-        for secret in (new, old):
-            r = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=secret))
+        for key in (new, old):
+            r = await c.post("/", content=b"hi", headers=signed("destiny", b"hi", secret=key).httpx)
             assert r.status_code == 200
-        bad = await c.post("/", content=b"hi", headers=signed_headers(b"hi", secret=SECRET))
+        bad = await c.post(
+            "/", content=b"hi", headers=signed("destiny", b"hi", secret=SECRET).httpx
+        )
         unknown = await c.post(
-            "/", content=b"hi", headers=signed_headers(b"hi", secret=new, client_id=other)
+            "/", content=b"hi", headers=signed("destiny", b"hi", secret=new, key_id=other).httpx
         )
     assert (bad.status_code, bad.content) == (unknown.status_code, unknown.content)
     assert bad.json()["detail"] == "Signature is invalid."
@@ -295,9 +245,9 @@ async def test_async_secret_lookup() -> None:
 
     mw = HMACMiddleware(echo_app, secret_lookup=lookup)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
-        ok = await c.post("/", content=b"1", headers=signed_headers(b"1"))
+        ok = await c.post("/", content=b"1", headers=signed("destiny", b"1").httpx)
         other = uuid.uuid4()
-        no = await c.post("/", content=b"1", headers=signed_headers(b"1", client_id=other))
+        no = await c.post("/", content=b"1", headers=signed("destiny", b"1", key_id=other).httpx)
     assert (ok.status_code, no.status_code) == (200, 401)
 
 
@@ -306,7 +256,7 @@ async def test_failures_are_logged_without_secrets(caplog: pytest.LogCaptureFixt
     caplog.set_level(logging.DEBUG, logger="hmac_asgi")
     mw = HMACMiddleware(echo_app, secret_key=SECRET)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
-        await c.post("/orders", content=b"1", headers=signed_headers(b"2"))
+        await c.post("/orders", content=b"1", headers=signed("destiny", b"2").httpx)
     assert "invalid_signature" in caplog.text and "/orders" in caplog.text
     assert SECRET not in caplog.text
 
@@ -319,7 +269,7 @@ async def test_failures_are_logged_without_secrets(caplog: pytest.LogCaptureFixt
         ({"secret_key": ""}, ValueError, "empty"),
         ({"secret_key": []}, ValueError, "empty list"),
         ({"secret_key": 5}, TypeError, "str, bytes or a list of them"),
-        ({"secret_key": [b"x" * 32, 5]}, TypeError, "str, bytes or a list of them"),
+        ({"secret_key": [SECRET.encode(), 5]}, TypeError, "str, bytes or a list of them"),
         ({"client_secrets": {"not-a-uuid": SECRET}}, ValueError, "not a UUID"),
         ({"client_secrets": {str(uuid.uuid1()): SECRET}}, ValueError, "UUIDv4 or UUIDv7"),
         ({"client_secrets": {str(CLIENT_ID): ""}}, ValueError, "empty"),
@@ -349,8 +299,8 @@ def test_bad_configuration_fails_at_construction(
 
 def test_short_secret_warns_and_secrets_stay_out_of_repr() -> None:
     with pytest.warns(WeakSecretWarning, match="at least 32"):
-        mw = HMACMiddleware(echo_app, secret_key="short-secret")
-    assert "short-secret" not in repr(mw) and "short-secret" not in repr(vars(mw))
+        mw = HMACMiddleware(echo_app, secret_key=SHORT_SECRET)
+    assert SHORT_SECRET not in repr(mw) and SHORT_SECRET not in repr(vars(mw))
     assert SECRET not in repr(vars(HMACMiddleware(echo_app, secret_key=SECRET)))
 
 
@@ -367,8 +317,10 @@ async def test_on_failure_hook_sees_every_refusal_and_logs_name_the_client(
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
         await c.get("/a")
-        await c.post("/b", content=b"1", headers=signed_headers(b"2"))
-        assert (await c.post("/c", content=b"3", headers=signed_headers(b"3"))).status_code == 200
+        await c.post("/b", content=b"1", headers=signed("destiny", b"2").httpx)
+        assert (
+            await c.post("/c", content=b"3", headers=signed("destiny", b"3").httpx)
+        ).status_code == 200
     assert seen == [("/a", "missing_authorization"), ("/b", "invalid_signature")]
     assert f"invalid_signature (client {CLIENT_ID})" in caplog.text
 

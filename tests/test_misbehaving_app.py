@@ -13,8 +13,8 @@ from typing import Any
 
 import anyio
 import pytest
-from _asgi import chunks, http_scope
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _asgi import Outcome, Script, Then, chunks, drive, http_scope, read_body, read_messages
+from _signing import CLIENT_ID, SECRET, signed
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
@@ -32,50 +32,32 @@ class AppCrash(Exception):
     """The app's own bug."""
 
 
-class Server:
-    """A fake server's side of one connection: incoming messages, then disconnect or block."""
-
-    def __init__(self, messages: list[Message], *, then: str = "disconnect") -> None:
-        self.incoming = list(messages)
-        self.then = then
-        self.reads = 0
-        self.sent: list[Message] = []
-
-    async def receive(self) -> Message:
-        self.reads += 1
-        if self.incoming:
-            return self.incoming.pop(0)
-        if self.then == "block":  # uvicorn while the client waits for its response
-            await anyio.sleep_forever()
-        if self.then == "raise":
-            raise OSError("connection reset by peer")
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        self.sent.append(message)
-
-
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def headers(body: bytes = BODY) -> list[tuple[bytes, bytes]]:
-    signed = signed_headers(body, timestamp=NOW)
-    return [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+    return signed("destiny", body, at=NOW).raw
 
 
-async def run(app: App, server: Server, body: bytes = BODY, **scope: Any) -> None:
+async def run(
+    app: App, server: Outcome, script: Script, body: bytes = BODY, *, then: Then = "disconnect",
+    **scope: Any,
+) -> None:  # fmt: skip
+    """One request through the middleware around ``app``: ``server`` records the server's
+    side; after ``script`` its receive does ``then`` (uvicorn blocks while the client
+    waits for its response)."""
     mw = HMACMiddleware(app, secret_key=SECRET, clock=lambda: NOW)
-    await mw(http_scope(headers(body), **scope), server.receive, server.send)
+    await drive(mw, http_scope(headers(body), **scope), script, server, then=then)
 
 
-async def read_body(receive: Receive) -> tuple[bytes, list[Message]]:
-    seen, body = [], b""
-    while True:
-        message = await receive()
-        seen.append(message)
-        body += message.get("body", b"")
-        if not message.get("more_body", False):
-            return body, seen
+async def raised(
+    expected: type[BaseException], app: App, server: Outcome, script: Script, *args: Any,
+    **kwargs: Any,
+) -> BaseException:  # fmt: skip
+    """What :func:`run` raised: it must raise ``expected``."""
+    with pytest.raises(expected) as info:
+        await run(app, server, script, *args, **kwargs)
+    return info.value
 
 
 # Exceptions.
@@ -92,13 +74,12 @@ async def test_app_raising_before_it_starts_a_response_propagates_unchanged(
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         calls.append(scope["state"]["hmac_client_id"])
         if reads_first:
-            await read_body(receive)
+            await read_messages(receive)
         raise crash
 
-    server = Server(chunks(BODY, 5))
-    with pytest.raises(AppCrash) as info:
-        await run(app, server)
-    assert info.value is crash  # the very object, not wrapped, not re-raised as another
+    server = Outcome()
+    # The very object, not wrapped, not re-raised as another.
+    assert await raised(AppCrash, app, server, chunks(BODY, 5)) is crash
     assert calls == [CLIENT_ID]  # it was verified and called once
     assert server.sent == []  # no 401, no 500: the server decides what a crash means
 
@@ -115,15 +96,13 @@ async def test_app_raising_after_it_started_a_response_propagates_without_a_seco
     crash = exc_type()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await read_body(receive)
+        await read_messages(receive)
         for message in before_crash:
             await send(message)
         raise crash
 
-    server = Server(chunks(BODY, 7))
-    with pytest.raises(exc_type) as info:
-        await run(app, server)
-    assert info.value is crash
+    server = Outcome()
+    assert await raised(exc_type, app, server, chunks(BODY, 7)) is crash
     # Exactly the app's own messages, the same objects: nothing added, nothing replaced.
     assert len(server.sent) == len(before_crash)
     assert all(a is b for a, b in zip(server.sent, before_crash, strict=True))
@@ -143,20 +122,18 @@ async def test_app_raising_an_auth_exception_of_its_own_is_not_answered_by_the_m
             await send(START)
         raise refusal
 
-    server = Server(chunks(BODY, 100))
-    with pytest.raises(AuthException) as info:
-        await run(app, server)
-    assert info.value is refusal
+    server = Outcome()
+    assert await raised(AuthException, app, server, chunks(BODY, 100)) is refusal
     assert server.sent == ([START] if started else [])
 
 
 @pytest.mark.anyio
 async def test_app_returning_without_a_response_is_left_to_the_server() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await read_body(receive)
+        await read_messages(receive)
 
-    server = Server(chunks(BODY, 100))
-    await run(app, server)
+    server = Outcome()
+    await run(app, server, chunks(BODY, 100))
     assert server.sent == []  # the middleware does not invent one (uvicorn will 500)
 
 
@@ -169,9 +146,9 @@ async def test_server_failing_while_the_body_is_read_propagates_and_app_is_not_c
         nonlocal calls
         calls += 1
 
-    server = Server(chunks(BODY, 5)[:2], then="raise")
+    server = Outcome()
     with pytest.raises(OSError, match="reset by peer"):
-        await run(app, server)
+        await run(app, server, chunks(BODY, 5)[:2], then="raise")
     assert calls == 0 and server.sent == []
 
 
@@ -184,13 +161,13 @@ async def test_app_that_never_reads_the_body_still_only_runs_for_a_verified_one(
         await send(START)
         await send(DONE)
 
-    server = Server(chunks(BODY, 4))
-    await run(app, server)
+    server = Outcome()
+    await run(app, server, chunks(BODY, 4))
     assert server.sent == [START, DONE]
     assert server.reads == len(chunks(BODY, 4))  # the middleware read it all, once; no more
 
-    tampered = Server(chunks(BODY.replace(b"42", b"43"), 4))
-    await run(app, tampered)
+    tampered = Outcome()
+    await run(app, tampered, chunks(BODY.replace(b"42", b"43"), 4))
     assert tampered.sent[0]["status"] == 401 and len(tampered.sent) == 2
 
 
@@ -201,15 +178,15 @@ async def test_second_read_after_the_replay_gets_the_servers_disconnect() -> Non
     second: list[Message] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        _, messages = await read_body(receive)
+        messages = await read_messages(receive)
         seen.extend(messages)
         second.append(await receive())  # the buffered body is replayed once only
         second.append(await receive())
         await send(START)
         await send(DONE)
 
-    server = Server(incoming)
-    await run(app, server)
+    server = Outcome()
+    await run(app, server, incoming)
     # The body once, in order, then the server's receive itself.
     assert b"".join(m["body"] for m in seen) == BODY
     assert [m["more_body"] for m in seen] == [True] * (len(seen) - 1) + [False]
@@ -226,16 +203,15 @@ async def test_second_read_blocks_on_the_server_while_the_client_waits() -> None
     blocked = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        body, _ = await read_body(receive)
-        assert body == BODY
+        assert await read_body(receive) == BODY
         with anyio.move_on_after(0.05) as scope_:
             await receive()
         blocked.append(scope_.cancelled_caught)
         await send(START)
         await send(DONE)
 
-    server = Server(chunks(BODY, 10), then="block")
-    await run(app, server)
+    server = Outcome()
+    await run(app, server, chunks(BODY, 10), then="block")
     assert blocked == [True]
     assert server.sent == [START, DONE]
 
@@ -252,9 +228,9 @@ async def test_app_treating_the_second_read_disconnect_as_an_error_is_not_masked
         async for _ in Request(scope, receive).stream():  # a second stream, new Request
             pass
 
-    server = Server(chunks(BODY, 3))
+    server = Outcome()
     with pytest.raises(ClientDisconnect):
-        await run(app, server)
+        await run(app, server, chunks(BODY, 3))
     assert server.sent == []
 
 
@@ -270,9 +246,9 @@ async def test_the_app_gets_the_servers_send_and_receive_objects() -> None:
         await send(DONE)
 
     for scope_type in ("http", "websocket"):
-        server = Server(chunks(BODY, 100) if scope_type == "http" else [])
+        server = Outcome()
         body = BODY if scope_type == "http" else b""
-        await run(app, server, body, type=scope_type)
+        await run(app, server, chunks(body, 100) if body else [], body, type=scope_type)
         assert given["send"] == server.send
         assert (given["receive"] == server.receive) is (scope_type == "websocket")
         assert server.sent == [START, DONE]
@@ -287,7 +263,7 @@ async def test_websocket_app_crash_after_a_verified_handshake_propagates() -> No
         assert await receive() == {"type": "websocket.connect"}
         raise crash
 
-    server = Server([{"type": "websocket.connect"}])
-    with pytest.raises(AppCrash) as info:
-        await run(app, server, b"", type="websocket")
-    assert info.value is crash and server.sent == []
+    server = Outcome()
+    handshake = [{"type": "websocket.connect"}]
+    assert await raised(AppCrash, app, server, handshake, b"", type="websocket") is crash
+    assert server.sent == []

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import CLIENT_ID, SECRET, serve
+from _asgi import serve
+from _signing import CLIENT_ID, SECRET
 from fastapi import Depends, FastAPI
 from fastapi.security import APIKeyHeader
 from litestar import Litestar, MediaType

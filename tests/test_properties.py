@@ -1,14 +1,18 @@
-"""Property tests: whatever headers, messages or bodies arrive, the middleware holds.
+"""Property tests: whatever headers, messages or bodies arrive, the middleware holds, in
+every wire format.
 
-- Arbitrary header bytes: always a 401/408/413 JSON refusal, never an exception,
+- Arbitrary header bytes (the format's headers well formed, near misses, garbage,
+  absent or twice, plus noise): always a 401/408/413 JSON refusal, never an exception,
   never the app.
 - Arbitrary ASGI message sequences around a correctly signed body (any chunking,
   empty chunks, missing keys, disconnects, unknown message types): exactly what a
   small reference model of the pipeline predicts: the app gets the signed bytes, or
   a refusal, or (the client gone) nothing at all; never an exception.
-- Round trip: any body, any UUIDv4/v7 client id and any secret, signed by our
-  ``HMACSigningAuth`` over ``httpx.ASGITransport``, verifies and the app sees the
-  exact bytes; the same headers with any other body do not.
+- Round trip: any body, any key (a UUIDv4/v7 client id, any keyid) and any secret,
+  signed by our ``HMACSigningAuth`` over ``httpx.ASGITransport``, verifies and the app
+  sees the exact bytes; the same headers with any other body do not.
+- Any single byte changed in what the format signs (the body, the signed headers'
+  values; RFC 9421's method, path, query and host too) is refused.
 - Freshness: any timestamp within ``max_age`` verifies, any beyond it (either way)
   is refused with the right code.
 
@@ -19,21 +23,45 @@ event loop (``asyncio.run``), which keeps hypothesis and anyio out of each other
 from __future__ import annotations
 
 import asyncio
+import base64
+import math
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
+import pytest
 from _asgi import Outcome, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
-from hypothesis import HealthCheck, event, example, given, settings
+from _hostile_cases import middleware_options
+from _signing import (
+    CLIENT_ID,
+    KEY_ID,
+    RFC_SECRET,
+    SCHEMES,
+    SECOND_KEY_ID,
+    SECRET,
+    WEBHOOK_SECRET,
+    signed,
+    whsec,
+)
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 from starlette.types import Message
 
-from hmac_asgi import HMACMiddleware, HMACSigningAuth
+from hmac_asgi import (
+    HMACMiddleware,
+    HMACSigningAuth,
+    MessageSignatureScheme,
+    StandardWebhookScheme,
+    Verified,
+)
 
 NOW = 1_800_000_000.5
 LIMIT = 256  # small, so that bodies over the limit are generated too
+HOST = b"testserver"
+URL = "http://testserver/p?q=1"
 Headers = list[tuple[bytes, bytes]]
+EVERY_SCHEME = pytest.mark.parametrize("scheme", SCHEMES)
 
 FAST = settings(
     max_examples=300,
@@ -43,19 +71,27 @@ FAST = settings(
 )
 
 
-def middleware(outcome: Outcome, **kwargs: Any) -> HMACMiddleware:
-    kwargs.setdefault("secret_key", SECRET)
-    return HMACMiddleware(recording_app(outcome), clock=lambda: NOW, max_body_size=LIMIT, **kwargs)
+def middleware(outcome: Outcome, scheme: str, **kwargs: Any) -> HMACMiddleware:
+    """The format's middleware at NOW (destiny-sdk's with one secret for every client)."""
+    options = {"secret_key": SECRET} if scheme == "destiny" else middleware_options(scheme)
+    return HMACMiddleware(
+        recording_app(outcome), clock=lambda: NOW, max_body_size=LIMIT, **options, **kwargs
+    )
 
 
-def run(headers: Headers, messages: list[Message]) -> Outcome:
+def run(scheme: str, scope: dict[str, Any], messages: list[Message]) -> Outcome:
     """Drive one request in a fresh event loop; any exception fails the example."""
     outcome = Outcome()  # shared by the recording app and the driver
-    asyncio.run(drive(middleware(outcome), http_scope(headers), messages, outcome))
+    asyncio.run(drive(middleware(outcome, scheme), scope, messages, outcome))
     return outcome
 
 
-def assert_refusal(outcome: Outcome) -> dict[str, Any]:
+def with_headers(headers: Headers) -> dict[str, Any]:
+    """A POST to / with a Host (RFC 9421 signs it) and exactly ``headers`` after it."""
+    return http_scope([(b"host", HOST), *headers])
+
+
+def assert_refusal(outcome: Outcome, scheme: str) -> dict[str, Any]:
     """A 401/408/413 JSON refusal, two messages, and the app never called."""
     assert outcome.app_calls == 0
     assert [m["type"] for m in outcome.sent] == ["http.response.start", "http.response.body"]
@@ -65,13 +101,19 @@ def assert_refusal(outcome: Outcome) -> dict[str, Any]:
     assert int(headers[b"content-length"]) == len(outcome.body)
     if outcome.status == 401:
         assert headers[b"www-authenticate"] == b"Signature"
+        assert (b"accept-signature" in headers) is (scheme == "rfc9421")
     payload = outcome.json()
     assert set(payload) == {"detail", "code"} and payload["detail"] and payload["code"]
     return payload
 
 
+def _request(body: bytes, more: bool = False) -> Message:
+    return {"type": "http.request", "body": body, "more_body": more}
+
+
 # 1. Arbitrary header bytes.
 
+# destiny-sdk's format.
 AUTH, CID, TS = b"authorization", b"x-client-id", b"x-request-timestamp"
 hex64 = st.binary(min_size=32, max_size=32).map(lambda b: b.hex().encode())
 near_signature = st.one_of(
@@ -97,36 +139,158 @@ near_timestamp = st.one_of(
 any_value = st.one_of(
     st.binary(max_size=64), st.text(max_size=32).map(lambda s: s.encode("utf-8", "surrogatepass"))
 )
-any_name = st.one_of(
-    st.sampled_from([AUTH, CID, TS, b"content-length", b"Authorization", b"X-Client-Id", b"host"]),
-    st.binary(max_size=24),
+
+# RFC 9421: well formed is a fresh sig1 member of the default coverage, for a known keyid
+# (or not), a MAC and a digest of the right sizes.
+INPUT, SIGNATURE, DIGEST = b"signature-input", b"signature", b"content-digest"
+COVERED = '("@method" "@authority" "@path" "@query" "content-digest")'
+fresh_seconds = st.integers(math.ceil(NOW - 299), math.floor(NOW + 299))
+
+
+def b64(size: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=size, max_size=size).map(base64.b64encode)
+
+
+def member(covered: str, created: object, keyid: object, more: str = "") -> bytes:
+    return f'sig1={covered};created={created};keyid="{keyid}";alg="hmac-sha256"{more}'.encode()
+
+
+near_input = st.one_of(
+    st.builds(
+        member,
+        st.sampled_from(
+            [
+                '("@method" "@path")',
+                "()",
+                f'{COVERED[:-1]} "x-missing")',
+                '("@method" "@method")',
+                '("@method" x)',
+                '("@query-param")',
+                '("@status")',
+                '("@method";req)',
+            ]
+        ),
+        fresh_seconds,
+        st.sampled_from([KEY_ID, "nobody"]),
+    ),
+    st.builds(
+        member,
+        st.just(COVERED),
+        st.one_of(st.integers(-10, 10**16), st.just('"1800000000"'), st.just("1800000000.5")),
+        st.text(max_size=20),
+        st.sampled_from(["", ";expires=1", ';nonce="n"', ";nonce=n", ';tag="t"', ";x", ";alg=1"]),
+    ),
+    st.tuples(
+        st.sampled_from([b"sig1=", b"sig2=", b"Sig1=", b"", b"sig1 =", b"sig1=?1, sig2="]),
+        st.sampled_from([COVERED.encode(), b'"@method"', b"(", b"", b'("@method" "@path"']),
+        st.lists(
+            st.sampled_from(
+                [
+                    b";created=1800000000",
+                    b';created="1"',
+                    b";created=1.5",
+                    b';keyid="orders-key-1"',
+                    b";keyid=orders-key-1",
+                    b';alg="rsa-pss-sha512"',
+                    b";alg=hmac-sha256",
+                    b";expires=1",
+                    b';nonce="n"',
+                    b";x",
+                ]
+            ),
+            max_size=5,
+        ).map(b"".join),
+    ).map(b"".join),
+)
+near_mac = st.one_of(
+    st.tuples(
+        st.sampled_from([b"sig1=:", b"sig2=:", b"SIG1=:", b":"]),
+        st.integers(0, 80).flatmap(b64),
+        st.sampled_from([b":", b"", b":;x=1", b":, sig2=:AAAA:"]),
+    ).map(b"".join),
+    st.sampled_from([b"sig1=:not base64!:", b"sig1=abc", b'sig1="abc"', b"sig1=(:AAAA:)", b"sig1"]),
+)
+near_digest = st.one_of(
+    b64(64).map(lambda b: b"sha-512=:" + b + b":"),
+    b64(16).map(lambda b: b"sha-256=:" + b + b":"),
+    b64(16).map(lambda b: b"md5=:" + b + b":"),
+    st.sampled_from([b'sha-256="abc"', b"sha-256=abc==", b"", b"sha-256", b"unixsum=:AAAA:"]),
 )
 
+# Standard Webhooks: well formed is an id, a fresh timestamp, one v1 entry.
+ID, WTS, WSIG = b"webhook-id", b"webhook-timestamp", b"webhook-signature"
+entry = b64(32).map(lambda b: b"v1," + b)
+near_id = st.one_of(
+    st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"m" * 257, b"msg 1", b"", b"msg_\xc3\xa9"]),
+)
+near_seconds = st.one_of(
+    st.integers(0, 10**17).map(lambda n: str(n).encode()),
+    st.floats(NOW - 400, NOW + 400).map(lambda f: repr(f).encode()),
+    st.sampled_from([b"-1800000000", b"1.8e9", b"0x6b49d200", b" 1800000000", b"yesterday"]),
+)
+near_entries = st.lists(
+    st.one_of(
+        entry,
+        b64(64).map(lambda b: b"v1a," + b),
+        b64(32).map(lambda b: b"v2," + b),
+        b64(16).map(lambda b: b"v1," + b),
+        entry.map(bytes.upper),
+        st.sampled_from([b"v1,!!not-base64!!", b"v1,", b"v1", b"garbage"]),
+    ),
+    max_size=4,
+).map(b" ".join)
 
+NAMES = {
+    "destiny": (AUTH, CID, TS),
+    "rfc9421": (INPUT, SIGNATURE, DIGEST),
+    "standard-webhooks": (ID, WTS, WSIG),
+}
 well_formed = {
     AUTH: hex64.map(lambda h: b"Signature " + h),
     CID: st.one_of(
         st.just(str(CLIENT_ID).encode()), st.uuids(version=4).map(lambda u: str(u).encode())
     ),
     TS: st.floats(NOW - 299, NOW + 299).map(lambda f: repr(f).encode()),
+    INPUT: st.builds(
+        member, st.just(COVERED), fresh_seconds, st.sampled_from([KEY_ID, SECOND_KEY_ID])
+    ),
+    SIGNATURE: b64(32).map(lambda b: b"sig1=:" + b + b":"),
+    DIGEST: b64(32).map(lambda b: b"sha-256=:" + b + b":"),
+    ID: st.from_regex(r"msg_[A-Za-z0-9]{1,30}", fullmatch=True).map(str.encode),
+    WTS: fresh_seconds.map(lambda n: str(n).encode()),
+    WSIG: entry,
 }
-near = {AUTH: near_signature, CID: near_client_id, TS: near_timestamp}
+near = {
+    AUTH: near_signature,
+    CID: near_client_id,
+    TS: near_timestamp,
+    INPUT: near_input,
+    SIGNATURE: near_mac,
+    DIGEST: near_digest,
+    ID: near_id,
+    WTS: near_seconds,
+    WSIG: near_entries,
+}
 noise_name = st.one_of(
-    st.sampled_from([b"content-type", b"host", b"Authorization", b"X-Client-Id", b"x-client-id "]),
+    st.sampled_from(
+        [b"content-type", b"host", b"Authorization", b"X-Client-Id", b"x-client-id ", b"Signature"]
+    ),
     st.binary(max_size=24),
 )
 
 
 @st.composite
-def header_lists(draw: st.DrawFn) -> Headers:
-    """The three headers, each well formed, near miss, garbage, absent or twice; plus noise.
+def header_lists(draw: st.DrawFn, scheme: str) -> Headers:
+    """The format's three headers, each well formed, near miss, garbage, absent or twice;
+    plus noise.
 
     Weighted so that every stage of the pipeline is reached, down to the
-    signature comparison (a well-formed, fresh, known-client request whose
+    signature comparison (a well-formed, fresh, known-key request whose
     signature hypothesis cannot guess).
     """
     headers: Headers = []
-    for name in (AUTH, CID, TS):
+    for name in NAMES[scheme]:
         kind = draw(st.sampled_from(["good"] * 6 + ["near", "near", "garbage", "absent", "twice"]))
         if kind == "absent":
             continue
@@ -149,48 +313,78 @@ def header_lists(draw: st.DrawFn) -> Headers:
 
 
 @FAST
-@given(headers=header_lists(), body=st.binary(max_size=2 * LIMIT))
-@example(headers=[], body=b"")
-@example(headers=[(AUTH, b"Signature " + b"0" * 64), (CID, str(CLIENT_ID).encode())], body=b"")
-@example(  # well-formed, fresh, known client, wrong signature: reaches compare_digest
-    headers=[
-        (AUTH, b"Signature " + b"0" * 64),
-        (CID, str(CLIENT_ID).encode()),
-        (TS, repr(NOW).encode()),
-    ],
-    body=b"x",
-)
-@example(headers=[(b"content-length", b"9" * 400)], body=b"")
-# Longer than the 4300 digits int() accepts (its guard raises ValueError): must still be a 413.
-@example(headers=[(b"content-length", b"9" * 5000)], body=b"")
-@example(headers=[(b"content-length", b"0" * 5000 + b"7")], body=b"abcdefg")
-@example(headers=[(AUTH, "Signature é".encode()), (AUTH, b"\xff")], body=b"")
+@EVERY_SCHEME
+@given(data=st.data(), body=st.binary(max_size=2 * LIMIT))
 def test_any_headers_get_a_json_refusal_and_never_reach_the_app(
-    headers: Headers, body: bytes
+    scheme: str, data: st.DataObject, body: bytes
 ) -> None:
-    outcome = run(headers, [_request(body)])
-    payload = assert_refusal(outcome)
+    headers = data.draw(header_lists(scheme), label="headers")
+    outcome = run(scheme, with_headers(headers), [_request(body)])
+    payload = assert_refusal(outcome, scheme)
     event(f"{outcome.status} {payload['code']}")
     if outcome.status == 413:
         assert payload["code"] == "body_too_large"
 
 
-def test_a_content_length_too_long_for_int_is_a_413_not_a_crash() -> None:
+ZERO_MAC = base64.b64encode(bytes(32))
+# Headers that found bugs once, or reach a stage few random ones do; tried on every format.
+KNOWN_HEADERS = [
+    ([], b""),
+    ([(AUTH, b"Signature " + b"0" * 64), (CID, str(CLIENT_ID).encode())], b""),
+    # Well formed, fresh, a known key, a wrong signature: these reach the comparison.
+    (
+        [
+            (AUTH, b"Signature " + b"0" * 64),
+            (CID, str(CLIENT_ID).encode()),
+            (TS, repr(NOW).encode()),
+        ],
+        b"x",
+    ),
+    (
+        [
+            (INPUT, member(COVERED, math.floor(NOW), KEY_ID)),
+            (SIGNATURE, b"sig1=:" + ZERO_MAC + b":"),
+            (DIGEST, signed("rfc9421", b"x").httpx["Content-Digest"].encode()),
+        ],
+        b"x",
+    ),
+    ([(ID, b"msg_1"), (WTS, b"%d" % math.floor(NOW)), (WSIG, b"v1," + ZERO_MAC)], b"x"),
+    ([(b"content-length", b"9" * 400)], b""),
+    # Longer than the 4300 digits int() accepts (its guard raises ValueError): still a 413.
+    ([(b"content-length", b"9" * 5000)], b""),
+    ([(b"content-length", b"0" * 5000 + b"7")], b"abcdefg"),
+    ([(AUTH, "Signature é".encode()), (AUTH, b"\xff")], b""),
+    ([(INPUT, "sig1=é".encode()), (SIGNATURE, b"\xff")], b""),
+    ([(WSIG, "v1,é".encode()), (ID, b"\xff"), (WTS, b"\xff")], b""),
+]
+
+
+@EVERY_SCHEME
+@pytest.mark.parametrize(("headers", "body"), KNOWN_HEADERS)
+def test_known_headers_get_a_json_refusal_and_never_reach_the_app(
+    scheme: str, headers: Headers, body: bytes
+) -> None:
+    outcome = run(scheme, with_headers(headers), [_request(body)])
+    payload = assert_refusal(outcome, scheme)
+    if outcome.status == 413:
+        assert payload["code"] == "body_too_large"
+
+
+@EVERY_SCHEME
+def test_a_content_length_too_long_for_int_is_a_413_not_a_crash(scheme: str) -> None:
     # int() refuses strings of more than 4300 digits; the middleware must not turn
     # that into a ValueError (a 500): the body is refused before it is read.
-    headers = [
-        (k.lower().encode(), v.encode()) for k, v in signed_headers(b"", timestamp=NOW).items()
-    ]
+    request = signed(scheme, b"", url=URL, at=NOW)
     for length in (b"9" * 4301, b"9" * 20_000, b"0" * 5000 + b"1" * 19):
-        outcome = run([*headers, (b"content-length", length)], [_request(b"")])
-        assert assert_refusal(outcome)["code"] == "body_too_large"
+        scope = request.scope()
+        scope["headers"].append((b"content-length", length))
+        outcome = run(scheme, scope, [_request(b"")])
+        assert assert_refusal(outcome, scheme)["code"] == "body_too_large"
     # Leading zeros do not make a small length large.
-    outcome = run([*headers, (b"content-length", b"0" * 5000)], [_request(b"")])
+    scope = request.scope()
+    scope["headers"].append((b"content-length", b"0" * 5000))
+    outcome = run(scheme, scope, [_request(b"")])
     assert outcome.status == 200 and outcome.app_body == b""
-
-
-def _request(body: bytes, more: bool = False) -> Message:
-    return {"type": "http.request", "body": body, "more_body": more}
 
 
 # 2. Arbitrary message sequences around a correctly signed body.
@@ -252,7 +446,7 @@ def message_sequences(draw: st.DrawFn) -> tuple[bytes, list[Message]]:
     return body, messages
 
 
-def expected(signed: bytes, messages: list[Message]) -> tuple[str, bytes]:
+def expected(body: bytes, messages: list[Message]) -> tuple[str, bytes]:
     """The reference model: ("app", bytes delivered), ("413", b""), ("401", b"") or ("gone", b"").
 
     Reads as the spec says: messages until one without more_body; anything that
@@ -267,10 +461,19 @@ def expected(signed: bytes, messages: list[Message]) -> tuple[str, bytes]:
             return "413", b""
         if not message.get("more_body", False):
             break
-    return ("app", received) if received == signed else ("401", b"")
+    return ("app", received) if received == body else ("401", b"")
+
+
+def tampered_code(scheme: str, signed_body: bytes) -> str:
+    """The refusal of a body other than the one signed. RFC 9421 binds a body through its
+    Content-Digest: a signature over no body covers none (README: Errors)."""
+    if scheme != "rfc9421":
+        return "invalid_signature"
+    return "digest_mismatch" if signed_body else "unsigned_body"
 
 
 @FAST
+@EVERY_SCHEME
 @given(sequence=message_sequences())
 @example(sequence=(b"abc", [{"type": "http.request", "body": b"abc"}]))
 @example(sequence=(b"abc", [{"body": b"abc"}]))  # no "type": not a request
@@ -279,29 +482,29 @@ def expected(signed: bytes, messages: list[Message]) -> tuple[str, bytes]:
 @example(sequence=(b"ab", [_request(b"a", True), {"type": "lifespan.startup"}, _request(b"b")]))
 @example(sequence=(b"x" * (LIMIT + 1), [_request(b"x" * LIMIT, True), _request(b"x")]))
 def test_any_message_sequence_gives_the_app_the_signed_bytes_or_a_clean_refusal(
-    sequence: tuple[bytes, list[Message]],
+    scheme: str, sequence: tuple[bytes, list[Message]]
 ) -> None:
-    signed, messages = sequence
-    headers = [
-        (k.lower().encode(), v.encode()) for k, v in signed_headers(signed, timestamp=NOW).items()
-    ]
-    verdict, delivered = expected(signed, messages)
+    body, messages = sequence
+    verdict, delivered = expected(body, messages)
     event(verdict)
-    outcome = run(headers, list(messages))
+    outcome = run(scheme, signed(scheme, body, url=URL, at=NOW).scope(), list(messages))
     if verdict == "app":
-        assert outcome.app_calls == 1 and outcome.app_body == delivered == signed
+        assert outcome.app_calls == 1 and outcome.app_body == delivered == body
         assert outcome.status == 200 and outcome.sent[-1] == {
             "type": "http.response.body",
             "body": b"ok",
         }
         assert outcome.app_scope is not None
-        assert outcome.app_scope["state"]["hmac_client_id"] == CLIENT_ID
+        assert outcome.app_scope["state"]["hmac"].scheme == scheme
+        if scheme == "destiny":
+            assert outcome.app_scope["state"]["hmac_client_id"] == CLIENT_ID
     elif verdict == "gone":
         assert outcome.sent == [] and outcome.app_calls == 0  # nobody left to answer
     else:
-        payload = assert_refusal(outcome)
+        payload = assert_refusal(outcome, scheme)
         assert str(outcome.status) == verdict
-        assert payload["code"] == {"401": "invalid_signature", "413": "body_too_large"}[verdict]
+        codes = {"401": tampered_code(scheme, body), "413": "body_too_large"}
+        assert payload["code"] == codes[verdict]
 
 
 def test_the_model_is_not_trivial() -> None:
@@ -320,25 +523,37 @@ uuid7s = st.integers(0, 2**128 - 1).map(
     # Set the version nibble to 7 and the variant bits to 10 (RFC 9562).
     lambda n: uuid.UUID(int=(n & ~(0xF << 76) & ~(0x3 << 62)) | (0x7 << 76) | (0x2 << 62))
 )
+KEYS: dict[str, st.SearchStrategy[Any]] = {
+    "destiny": st.one_of(uuid4s, uuid7s),
+    "rfc9421": st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1),
+    "standard-webhooks": st.none(),  # the endpoint's secret names no key
+}
+SECRETS: dict[str, st.SearchStrategy[Any]] = {
+    "destiny": st.text(min_size=32, max_size=64),  # any Unicode: it is signed as UTF-8
+    "rfc9421": st.one_of(st.text(min_size=32, max_size=64), st.binary(min_size=32, max_size=64)),
+    "standard-webhooks": st.binary(min_size=32, max_size=64).flatmap(
+        lambda key: st.sampled_from([key, whsec(key)])  # raw, or as senders give it out
+    ),
+}
 
 
-@settings(FAST, max_examples=100)
-@given(
-    body=st.binary(max_size=4096),
-    client_id=st.one_of(uuid4s, uuid7s),
-    secret=st.text(min_size=32, max_size=64),  # any Unicode: it is signed as UTF-8
-    method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET"]),
-    tamper=st.integers(0, 2**16),
-)
-@example(body=b"", client_id=CLIENT_ID, secret=SECRET, method="GET", tamper=0)
-def test_anything_our_signer_signs_verifies_with_the_exact_bytes(
-    body: bytes, client_id: uuid.UUID, secret: str, method: str, tamper: int
-) -> None:
-    assert client_id.version in (4, 7) and client_id.variant == uuid.RFC_4122
+def server_and_signer(scheme: str, key: Any, secret: Any) -> tuple[dict[str, Any], Any]:
+    """The middleware's arguments knowing ``key``'s ``secret``, and our client's signer."""
+    if scheme == "destiny":
+        return {"client_secrets": {key: secret}}, HMACSigningAuth(secret, key)
+    if scheme == "rfc9421":
+        server = MessageSignatureScheme(keys={key: secret})
+        return {"schemes": [server]}, HMACSigningAuth(secret, scheme=scheme, key_id=key)
+    server = StandardWebhookScheme(secrets=secret)
+    return {"schemes": [server]}, HMACSigningAuth(secret, scheme=scheme)
+
+
+def round_trip(scheme: str, body: bytes, key: Any, secret: Any, method: str, tamper: int) -> None:
+    """Signed by our client: verified, the app gets the exact bytes and who signed; the
+    same headers over a body with a byte changed, or one removed, are refused."""
     outcome = Outcome()
-    mw = HMACMiddleware(
-        recording_app(outcome), client_secrets={client_id: secret}, max_body_size=8192
-    )
+    options, signer = server_and_signer(scheme, key, secret)
+    mw = HMACMiddleware(recording_app(outcome), max_body_size=8192, **options)
     # Other bodies under the same signed headers: one byte changed, or one removed.
     if body:
         i = tamper % len(body)
@@ -349,49 +564,137 @@ def test_anything_our_signer_signs_verifies_with_the_exact_bytes(
     async def exchange() -> list[tuple[int, str]]:
         transport = httpx.ASGITransport(app=mw)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            good = await client.request(
-                method, "/p", content=body, auth=HMACSigningAuth(secret, client_id)
-            )
+            good = await client.request(method, "/p", content=body, auth=signer)
             answers = [(good.status_code, "")]
-            signed = {k: v for k, v in good.request.headers.items() if k != "content-length"}
+            kept = {k: v for k, v in good.request.headers.items() if k != "content-length"}
             for other in others:
-                forged = await client.request(method, "/p", content=other, headers=signed)
+                forged = await client.request(method, "/p", content=other, headers=kept)
                 answers.append((forged.status_code, forged.json()["code"]))
             return answers
 
     answers = asyncio.run(exchange())
-    assert answers == [(200, "")] + [(401, "invalid_signature")] * len(others)
+    assert answers == [(200, "")] + [(401, tampered_code(scheme, body))] * len(others)
     assert outcome.app_calls == 1 and outcome.app_body == body
     assert outcome.app_scope is not None
-    assert outcome.app_scope["state"]["hmac_client_id"] == client_id
+    assert outcome.app_scope["state"]["hmac"] == Verified(scheme, key)
+    if scheme == "destiny":
+        assert outcome.app_scope["state"]["hmac_client_id"] == key
 
 
-def _signed(body: bytes, timestamp: float) -> Headers:
-    signed = signed_headers(body, timestamp=f"{timestamp}")  # the text a signer sends
-    return [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+@settings(FAST, max_examples=100)
+@EVERY_SCHEME
+@given(
+    data=st.data(),
+    body=st.binary(max_size=4096),
+    method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET"]),
+    tamper=st.integers(0, 2**16),
+)
+def test_anything_our_signer_signs_verifies_with_the_exact_bytes(
+    scheme: str, data: st.DataObject, body: bytes, method: str, tamper: int
+) -> None:
+    key = data.draw(KEYS[scheme], label="key")
+    if scheme == "destiny":
+        assert key.version in (4, 7) and key.variant == uuid.RFC_4122
+    round_trip(scheme, body, key, data.draw(SECRETS[scheme], label="secret"), method, tamper)
+
+
+@EVERY_SCHEME
+def test_an_empty_get_signed_by_our_signer_verifies(scheme: str) -> None:
+    key = {"destiny": CLIENT_ID, "rfc9421": KEY_ID, "standard-webhooks": None}[scheme]
+    secret = {"destiny": SECRET, "rfc9421": RFC_SECRET, "standard-webhooks": WEBHOOK_SECRET}
+    round_trip(scheme, b"", key, secret[scheme], "GET", 0)
+
+
+# 4. A byte changed in what is signed.
+
+# What each format signs, as the server reads it: the body, header values, and for RFC
+# 9421 the request line and Host too (its Signature-Input is signed as well).
+SIGNED_PARTS = {
+    "destiny": ["body", "x-client-id", "x-request-timestamp"],
+    "rfc9421": ["body", "method", "path", "query", "host", "signature-input", "content-digest"],
+    "standard-webhooks": ["body", "webhook-id", "webhook-timestamp"],
+}
+
+
+def read_part(scope: dict[str, Any], body: bytes, part: str) -> bytes:
+    if part == "body":
+        return body
+    if part == "method":
+        return str(scope["method"]).encode("latin-1")
+    if part in ("path", "query"):
+        return bytes(scope["raw_path" if part == "path" else "query_string"])
+    return dict(scope["headers"])[part.encode()]
+
+
+def write_part(scope: dict[str, Any], part: str, value: bytes) -> None:
+    if part == "method":
+        scope["method"] = value.decode("latin-1")
+    elif part == "path":
+        scope.update(raw_path=value, path=unquote(value.decode("latin-1")))
+    elif part == "query":
+        scope["query_string"] = value
+    else:
+        name = part.encode()
+        scope["headers"] = [(k, value if k == name else v) for k, v in scope["headers"]]
+
+
+@FAST
+@EVERY_SCHEME
+@given(data=st.data(), body=st.binary(min_size=1, max_size=64))
+def test_any_single_byte_changed_in_what_is_signed_is_refused(
+    scheme: str, data: st.DataObject, body: bytes
+) -> None:
+    scope = signed(scheme, body, url=URL, at=NOW).scope()
+    part = data.draw(st.sampled_from(SIGNED_PARTS[scheme]), label="part")
+    original = read_part(scope, body, part)
+    at = data.draw(st.integers(0, len(original) - 1), label="at")
+    # Any byte; half the time one that keeps a number or an id well formed.
+    new = data.draw(st.one_of(st.integers(0, 255), st.sampled_from(b"0123456789abcdef")))
+    assume(new != original[at])
+    changed = original[:at] + bytes([new]) + original[at + 1 :]
+    if part == "host":  # the authority is case-insensitive: RFC 9421 signs it lower-cased
+        assume(changed.lower() != original.lower())
+    if part == "body":
+        body = changed
+    else:
+        write_part(scope, part, changed)
+    outcome = run(scheme, scope, [_request(body)])
+    event(f"{part}: {assert_refusal(outcome, scheme)['code']}")
+
+
+# 5. Freshness.
 
 
 @settings(FAST, max_examples=60)
-@given(
-    body=st.binary(max_size=512),
-    offset=st.floats(-300, 300),
-    excess=st.floats(0.001, 1e7),
-    future=st.booleans(),
-)
+@EVERY_SCHEME
+@given(data=st.data(), body=st.binary(max_size=512), future=st.booleans())
 def test_a_timestamp_verifies_inside_the_window_and_is_refused_outside_it(
-    body: bytes, offset: float, excess: float, future: bool
+    scheme: str, data: st.DataObject, body: bytes, future: bool
 ) -> None:
-    assert run(_signed(body, NOW + offset), [_request(body)]).status == 200
-    outside = NOW + (300 + excess) * (1 if future else -1)
-    payload = assert_refusal(run(_signed(body, outside), [_request(body)]))
+    """destiny-sdk's timestamps are decimal; the others sign whole seconds."""
+    if scheme == "destiny":
+        inside: object = f"{NOW + data.draw(st.floats(-300, 300), label='offset')}"
+        excess = data.draw(st.floats(0.001, 1e7), label="excess")
+        outside: object = f"{NOW + (300 + excess) * (1 if future else -1)}"  # the text sent
+    else:
+        inside = data.draw(st.integers(math.ceil(NOW - 300), math.floor(NOW + 300)), label="at")
+        excess = data.draw(st.integers(0, 10**7), label="excess")
+        outside = math.ceil(NOW + 300) + excess if future else math.floor(NOW - 300) - excess
+    assert (
+        run(scheme, signed(scheme, body, url=URL, at=inside).scope(), [_request(body)]).status
+        == 200
+    )
+    request = signed(scheme, body, url=URL, at=outside)
+    payload = assert_refusal(run(scheme, request.scope(), [_request(body)]), scheme)
     assert payload["code"] == ("future_timestamp" if future else "expired")
 
 
-# 5. The header scan against a reference written from the wire format, not from the code.
+# 6. destiny-sdk's header scan against a reference written from the wire format, not the code.
 
 
 def _reference_scan(auth: bytes | None, cid: bytes | None, ts: bytes | None) -> object:
-    """DESIGN.md §2/§4 as plainly as possible: the first failing check's code, or the values."""
+    """The README's "How a request is verified" (step 1, headers) and "The wire format"
+    as plainly as possible: the first failing check's code, or the values."""
     if not auth:
         return "missing_authorization"
     scheme, space, signature = auth.partition(b" ")

@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import SECRET, echo_app, signed_headers
+from _asgi import echo_app
+from _secrets import secret
+from _signing import SECRET, signed
 
 from hmac_asgi import HMACMiddleware, MemoryReplayCache, ReplayCache
 
@@ -170,12 +172,14 @@ async def test_same_signed_request_twice_is_replayed() -> None:
     cache = MemoryReplayCache()
     app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache)
     body = b'{"n": 1}'
-    headers = signed_headers(body)
+    headers = signed("destiny", body).httpx
     async with client_for(app) as client:
         first = await client.post("/x", content=body, headers=headers)
         second = await client.post("/x", content=body, headers=headers)
         other_body = body + b" "
-        other = await client.post("/x", content=other_body, headers=signed_headers(other_body))
+        other = await client.post(
+            "/x", content=other_body, headers=signed("destiny", other_body).httpx
+        )
     assert first.status_code == 200
     assert second.status_code == 401
     assert second.json() == {"detail": "Request has already been used.", "code": "replayed"}
@@ -188,10 +192,10 @@ async def test_same_signed_request_twice_is_replayed() -> None:
 async def test_forged_requests_do_not_enter_the_cache() -> None:
     cache = MemoryReplayCache(max_entries=1)
     app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache)
-    genuine = signed_headers(b"hello")
+    genuine = signed("destiny", b"hello").httpx
     async with client_for(app) as client:
         for i in range(20):
-            forged = signed_headers(b"hello", secret=f"not-the-secret-{i:02d}-0123456789abcdef")
+            forged = signed("destiny", b"hello", secret=secret(f"forger {i}")).httpx
             response = await client.post("/", content=b"hello", headers=forged)
             assert response.json()["code"] == "invalid_signature"
         assert len(cache) == 0
@@ -206,7 +210,7 @@ async def test_remembered_for_the_whole_freshness_window() -> None:
     clock = FakeClock(time.time())
     cache = MemoryReplayCache(clock=clock)
     app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache, max_age=30, clock=clock)
-    headers = signed_headers(timestamp=f"{clock.now}")
+    headers = signed("destiny", at=f"{clock.now}").httpx
     async with client_for(app) as client:
         assert (await client.get("/", headers=headers)).status_code == 200
         clock.now += 29.9  # still fresh: only the cache stands in the way

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio
-from _helpers import CLIENT_ID, SECRET, echo_app, free_port, signed_headers
+from _asgi import echo_app, free_port
 from _redis import RedisServer, redis_server
+from _signing import CLIENT_ID, SECRET, signed
 
 from hmac_asgi import HMACMiddleware, RedisReplayCache, ReplayCache, ReplayCacheUnavailable
 
@@ -135,7 +136,7 @@ def test_import_hmac_asgi_does_not_need_redis() -> None:
 async def test_key_has_prefix_and_ttl_within_window(server: RedisServer) -> None:
     cache = RedisReplayCache.from_url(server.url, prefix="myapp:replay:")
     app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache, max_age=5)
-    headers = signed_headers(b"body")
+    headers = signed("destiny", b"body").httpx
     async with client_for(app) as client:
         assert (await client.post("/", content=b"body", headers=headers)).status_code == 200
     signature = headers["Authorization"].removeprefix("Signature ")
@@ -155,7 +156,7 @@ async def test_concurrent_copies_at_two_instances_exactly_one_passes(
     caches = [RedisReplayCache.from_url(server.url) for _ in range(2)]
     apps = [HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=c) for c in caches]
     body = b'{"transfer": 100}'
-    headers = signed_headers(body)
+    headers = signed("destiny", body).httpx
     async with client_for(apps[0]) as one, client_for(apps[1]) as two:
         responses = await asyncio.gather(
             *((one if i % 2 else two).post("/", content=body, headers=headers) for i in range(20))
@@ -172,16 +173,16 @@ async def test_redis_stopped_fails_closed_then_resumes(server: RedisServer) -> N
     cache = RedisReplayCache.from_url(server.url)
     app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache)
     async with client_for(app) as client:
-        assert (await client.get("/", headers=signed_headers())).status_code == 200
+        assert (await client.get("/", headers=signed("destiny").httpx)).status_code == 200
         server.stop()
         started = time.monotonic()
-        refused = await client.get("/", headers=signed_headers())
+        refused = await client.get("/", headers=signed("destiny").httpx)
         elapsed = time.monotonic() - started
         assert refused.status_code == 503
         assert refused.json() == UNAVAILABLE
         assert elapsed < 2
         server.start()  # same port
-        headers = signed_headers(b"again")
+        headers = signed("destiny", b"again").httpx
         assert (await client.post("/", content=b"again", headers=headers)).status_code == 200
         replay = await client.post("/", content=b"again", headers=headers)
         assert replay.json()["code"] == "replayed"
@@ -195,15 +196,15 @@ async def test_redis_not_answering_is_bounded_by_timeout(server: RedisServer) ->
     cache = RedisReplayCache(client, timeout=0.3)
     app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache)
     async with client_for(app) as http:
-        assert (await http.get("/", headers=signed_headers())).status_code == 200
+        assert (await http.get("/", headers=signed("destiny").httpx)).status_code == 200
         with server.paused():
             started = time.monotonic()
-            refused = await http.get("/", headers=signed_headers())
+            refused = await http.get("/", headers=signed("destiny").httpx)
             elapsed = time.monotonic() - started
         assert refused.status_code == 503
         assert refused.json() == UNAVAILABLE
         assert 0.25 < elapsed < 2
-        resumed = await http.post("/", content=b"x", headers=signed_headers(b"x"))
+        resumed = await http.post("/", content=b"x", headers=signed("destiny", b"x").httpx)
         assert resumed.status_code == 200
     await cache.aclose()
 
@@ -217,7 +218,7 @@ async def test_fail_open_lets_requests_through_and_logs_error(
     server.stop()
     with caplog.at_level(logging.ERROR, logger="hmac_asgi"):
         async with client_for(app) as client:
-            response = await client.get("/", headers=signed_headers())
+            response = await client.get("/", headers=signed("destiny").httpx)
     assert response.status_code == 200
     errors = [r for r in caplog.records if r.name == "hmac_asgi" and r.levelno == logging.ERROR]
     assert len(errors) == 1
@@ -270,7 +271,7 @@ def uvicorn_workers(redis_url: str) -> Iterator[tuple[str, set[int]]]:
 @pytest.mark.anyio
 async def test_two_uvicorn_workers_accept_a_request_once(server: RedisServer) -> None:
     body = b'{"order": 42}'
-    headers = signed_headers(body)
+    headers = signed("destiny", body).httpx
     with uvicorn_workers(server.url) as (base_url, pids):
         clients = [httpx.AsyncClient(base_url=base_url, timeout=10) for _ in range(4)]
         try:

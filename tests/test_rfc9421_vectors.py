@@ -11,14 +11,14 @@ authority normalization, ``@query-param`` canonicalization, field values.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from _helpers import read_body
+from _asgi import Outcome, http_scope, raw, recording_app
+from _secrets import RFC9421_B15_KEY_B64
+from _signing import signed, signed_over
 
 from hmac_asgi import HMACMiddleware, MessageSignatureScheme, Verified
 from hmac_asgi.schemes.rfc9421 import (
@@ -33,8 +33,7 @@ from hmac_asgi.schemes.rfc9421 import (
 )
 
 # RFC 9421 Appendix B.1.5: the shared 64-byte test key, and B.2's request.
-KEY_B64 = "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ=="
-KEY = base64.b64decode(KEY_B64)
+KEY = base64.b64decode(RFC9421_B15_KEY_B64)
 KEY_ID = "test-shared-secret"
 CREATED = 1618884473
 URL = "https://example.com/foo?param=Value&Pet=dog"
@@ -79,7 +78,7 @@ VECTORS: dict[str, tuple[tuple[str, ...], str, bool, str, str]] = {
 }
 
 
-def scope_for(
+def as_received(
     host: str | None = "example.com",
     raw_path: bytes = b"/",
     query: bytes = b"",
@@ -88,39 +87,31 @@ def scope_for(
     method: str = "GET",
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> dict[str, Any]:
-    """An ASGI scope as a server hands it over (names lowercased, no query in raw_path)."""
+    """The scope of a request whose Host (any text, or none), raw path and query are
+    exactly these: the URL tables' spellings, which a parsed URL would normalize."""
     fields = [(b"host", host.encode("latin-1"))] if host is not None else []
-    return {
-        "type": "http",
-        "method": method,
-        "scheme": scheme,
-        "path": raw_path.decode("latin-1"),
-        "raw_path": raw_path,
-        "query_string": query,
-        "headers": fields + (headers or []),
-    }
+    return http_scope(
+        fields + (headers or []),
+        path=raw_path.decode("latin-1"),
+        method=method,
+        scheme=scheme,
+        raw_path=raw_path,
+        query_string=query,
+    )
 
 
 def value(identifier: str, scope: dict[str, Any], **params: Any) -> str:
     return component_value(identifier, params, ScopeMessage(scope))
 
 
-def recording_app(seen: list[Any]) -> Any:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        seen.append((scope["state"]["hmac"], await read_body(receive)))
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    return app
-
-
 async def send_at(
-    now: float, request: httpx.Request, seen: list[Any] | None = None, **policy: Any
+    now: float, request: httpx.Request, seen: Outcome | None = None, **policy: Any
 ) -> httpx.Response:
-    """``request`` through our middleware (RFC 9421 only), its clock at ``now``."""
+    """``request`` through our middleware (RFC 9421 only), its clock at ``now``; ``seen``
+    records what reached the app."""
     scheme = MessageSignatureScheme(keys={KEY_ID: KEY}, **policy)
     app = HMACMiddleware(
-        recording_app([] if seen is None else seen), schemes=[scheme], clock=lambda: now
+        recording_app(Outcome() if seen is None else seen), schemes=[scheme], clock=lambda: now
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app)) as client:
         return await client.send(request)
@@ -142,11 +133,11 @@ def test_our_signer_reproduces_the_vector(name: str) -> None:
 
 
 def test_b25_signature_base_is_the_rfcs() -> None:
-    scope = scope_for(
+    scope = as_received(
         raw_path=b"/foo",
         query=b"param=Value&Pet=dog",
         method="POST",
-        headers=[(name.lower().encode(), v.encode()) for name, v in HEADERS.items()],
+        headers=raw(HEADERS),
     )
     covered = [component(name) for name in B25]
     params = f'("date" "@authority" "content-type");created={CREATED};keyid="{KEY_ID}"'
@@ -164,10 +155,10 @@ def test_b25_signature_base_is_the_rfcs() -> None:
 async def test_our_verifier_accepts_the_vector(name: str) -> None:
     components, _, _, signature_input, signature = VECTORS[name]
     request = vector_request({"Signature-Input": signature_input, "Signature": signature})
-    seen: list[Any] = []
+    seen = Outcome()
     response = await send_at(CREATED + 1, request, seen, required_components=components)
     assert response.status_code == 200, response.text
-    assert seen == [(Verified("rfc9421", KEY_ID), BODY)]
+    assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), BODY)]
 
 
 @pytest.mark.anyio
@@ -226,7 +217,7 @@ AUTHORITIES = [
 @pytest.mark.parametrize(("host", "scheme", "expected"), AUTHORITIES)
 def test_authority_normalization(host: str, scheme: str, expected: str) -> None:
     assert authority(host, scheme) == expected
-    assert value("@authority", scope_for(host, scheme=scheme)) == expected
+    assert value("@authority", as_received(host, scheme=scheme)) == expected
 
 
 # (Host, raw path, query) -> component -> value. Our @target-uri is rebuilt from the
@@ -283,13 +274,13 @@ DERIVED = [
 def test_derived_components_from_the_scope(
     request_line: tuple[str, bytes, bytes], expected: dict[str, str]
 ) -> None:
-    scope = scope_for(*request_line)
+    scope = as_received(*request_line)
     for identifier, wanted in expected.items():
         assert value(identifier, scope) == wanted, identifier
 
 
 def test_method_is_taken_as_sent() -> None:
-    assert value("@method", scope_for(method="PATCH")) == "PATCH"
+    assert value("@method", as_received(method="PATCH")) == "PATCH"
 
 
 QUERY = (
@@ -307,13 +298,13 @@ QUERY_PARAMS = [
 
 @pytest.mark.parametrize(("name", "expected"), QUERY_PARAMS)
 def test_query_param_canonicalization(name: str, expected: str) -> None:
-    assert value("@query-param", scope_for(raw_path=b"/parameters", query=QUERY), name=name) == (
+    assert value("@query-param", as_received(raw_path=b"/parameters", query=QUERY), name=name) == (
         expected
     )
 
 
 def test_query_param_names_are_case_sensitive() -> None:
-    scope = scope_for(query=b"Foo=upper&foo=lower")
+    scope = as_received(query=b"Foo=upper&foo=lower")
     assert value("@query-param", scope, name="Foo") == "upper"
     assert value("@query-param", scope, name="foo") == "lower"
     with pytest.raises(ComponentError):
@@ -323,20 +314,20 @@ def test_query_param_names_are_case_sensitive() -> None:
 @pytest.mark.parametrize("query", [b"p0=a&p0=b", b"p0=a&x=1&p0=a", b"p0&p0="])
 def test_query_param_given_twice_is_refused(query: bytes) -> None:
     with pytest.raises(ComponentError):
-        value("@query-param", scope_for(query=query), name="p0")
+        value("@query-param", as_received(query=query), name="p0")
 
 
 def test_query_param_absent_or_nameless_is_refused() -> None:
     with pytest.raises(ComponentError):
-        value("@query-param", scope_for(query=b"a=1"), name="b")
+        value("@query-param", as_received(query=b"a=1"), name="b")
     with pytest.raises(ComponentError):
-        value("@query-param", scope_for(query=b"a=1"))
+        value("@query-param", as_received(query=b"a=1"))
 
 
 def test_query_param_name_is_matched_encoded() -> None:
     # The name parameter is the encoded name (RFC 9421 section 2.2.8). The peer also
     # matches a decoded or `+` spelling; we do not (README: Interop notes).
-    scope = scope_for(query=b"a+b=1&c%2Bd=2")
+    scope = as_received(query=b"a+b=1&c%2Bd=2")
     assert value("@query-param", scope, name="a%20b") == "1"
     assert value("@query-param", scope, name="c%2Bd") == "2"
     for lenient in ("a b", "a+b", "c+d"):
@@ -349,7 +340,7 @@ INJECTED = 'safe\n"@query-param";name="b": injected'
 
 def test_query_param_newline_injection_stays_encoded() -> None:
     query = urlencode({"a": INJECTED, "b": "tail"}).encode()
-    scope = scope_for(raw_path=b"/", query=query)
+    scope = as_received(raw_path=b"/", query=query)
     encoded = value("@query-param", scope, name="a")
     assert "\n" not in encoded and '"' not in encoded
     assert encoded == "safe%0A%22%40query-param%22%3Bname%3D%22b%22%3A%20injected"
@@ -367,10 +358,17 @@ async def test_query_param_values_swapped_fail_verification() -> None:
         '"@query-param";name="a"',
         '"@query-param";name="b"',
     )
-    signer = MessageSigner(KEY, KEY_ID, components=components)
     url = "https://example.com/p?" + urlencode({"a": INJECTED, "b": "tail"})
-    request = httpx.Request("GET", url)
-    headers = signer.headers(request, CREATED)
+    ours = signed(
+        "rfc9421",
+        method="GET",
+        url=url,
+        at=CREATED,
+        secret=KEY,
+        key_id=KEY_ID,
+        components=components,
+    )
+    headers = ours.httpx
     swapped = "https://example.com/p?" + urlencode({"a": "tail", "b": INJECTED})
     policy = {"required_components": components}
     good = await send_at(CREATED, httpx.Request("GET", url, headers=headers), **policy)
@@ -383,7 +381,7 @@ async def test_query_param_values_swapped_fail_verification() -> None:
 
 
 def fields(*lines: tuple[bytes, bytes]) -> ScopeMessage:
-    return ScopeMessage(scope_for(headers=list(lines)))
+    return ScopeMessage(as_received(headers=list(lines)))
 
 
 def test_repeated_field_lines_are_joined_and_trimmed() -> None:
@@ -443,13 +441,9 @@ def test_dictionary_member_absent_or_not_a_string_key_is_refused(key: object) ->
 
 
 def hand_signed(url: str, signature_input: str, base_lines: list[str]) -> httpx.Request:
-    """A GET whose signature is computed here, by hand: for policies on odd parameters."""
-    params = signature_input.partition("=")[2]
-    base = "\n".join([*base_lines, f'"@signature-params": {params}']).encode()
-    mac = base64.b64encode(hmac.new(KEY, base, hashlib.sha256).digest()).decode()
-    return httpx.Request(
-        "GET", url, headers={"Signature-Input": signature_input, "Signature": f"sig1=:{mac}:"}
-    )
+    """A GET whose signature base is written out here: for policies on odd parameters."""
+    member = signature_input.removeprefix("sig1=")
+    return httpx.Request("GET", url, headers=signed_over(base_lines, member, secret=KEY))
 
 
 @pytest.mark.anyio

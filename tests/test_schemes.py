@@ -6,35 +6,47 @@ format (errors, limits, exclusions, replay, the failure hook) is shared.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
-from _scheme_helpers import (
+from _asgi import (
+    Outcome,
+    capturing,
+    chunks,
+    drive,
+    raw,
+    recording_app,
+    scope_for,
+    who,
+    who_app,
+    ws_app,
+    ws_scope,
+)
+from _hostile_cases import middleware_options
+from _signing import (
+    CLIENT_ID,
     KEY_ID,
     NOW,
     RFC_OTHER_SECRET,
     RFC_SECRET,
+    SECRET,
+    WEBHOOK_KEY,
     WEBHOOK_SECRET,
-    raw,
-    rfc_headers,
-    scope_for,
-    webhook_headers,
-    who,
-    who_app,
+    signed,
+    signing_client,
+    webhook_signature,
 )
-from starlette.types import Message
 
 from hmac_asgi import (
     AuthException,
     DestinyScheme,
     HMACMiddleware,
-    HMACSigningTransport,
     MemoryReplayCache,
     MessageSignatureScheme,
     StandardWebhookScheme,
@@ -70,18 +82,14 @@ def guard(app: Any = who_app, **kwargs: Any) -> HMACMiddleware:
     return HMACMiddleware(app, **kwargs)
 
 
-def signed(fmt: str, body: bytes = BODY, url: str = URL) -> dict[str, str]:
-    """A POST of ``body`` to ``url`` correctly signed in format ``fmt`` at NOW."""
-    if fmt == "destiny":
-        return signed_headers(body, timestamp=f"{NOW}.0")
-    if fmt == "rfc9421":
-        return rfc_headers("POST", url, body)
-    return webhook_headers(body)
+def good(fmt: str, body: bytes = BODY) -> dict[str, str]:
+    """A POST of ``body`` to URL correctly signed in format ``fmt`` at NOW."""
+    return signed(fmt, body, url=URL, at=NOW).httpx
 
 
 def forged(fmt: str) -> dict[str, str]:
     """Signed for another body: a wrong signature in format ``fmt``."""
-    return signed(fmt, b"another body")
+    return good(fmt, b"another body")
 
 
 async def send(
@@ -109,24 +117,49 @@ SIGNERS: dict[str, dict[str, Any]] = {
 }
 
 
+BODIES = {
+    "empty": b"",
+    "1-byte": b"x",
+    "json": BODY,
+    "binary": bytes(range(256)) * 64,
+    "5MiB": os.urandom(5 * 1024 * 1024),
+}
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_each_format_is_accepted_by_the_one_middleware(fmt: str) -> None:
-    """Our client signing in any format passes the middleware configured with all three."""
-    signing = HMACSigningTransport(
-        transport=httpx.ASGITransport(guard()), clock=lambda: NOW, **SIGNERS[fmt]
-    )
-    async with httpx.AsyncClient(transport=signing) as client:
-        answer = who(await client.post(URL, content=BODY))
+@pytest.mark.parametrize("kind", ["auth", "transport"])
+@pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
+async def test_our_client_in_any_format_passes_the_one_middleware(
+    fmt: str, kind: str, body: bytes
+) -> None:
+    """Our client, as an httpx.Auth or a transport, signing any body in any format, passes
+    the middleware configured with all three, and sends each format's wire form."""
+    seen: list[dict[str, str]] = []
+    app = capturing(guard(), seen)
+    async with signing_client(kind, app, clock=lambda: NOW, **SIGNERS[fmt]) as client:
+        response = await client.post(URL, content=body)
+    answer = who(response)
     assert answer["hmac"] == [fmt, str(VERIFIED[fmt].key_id)]
-    assert answer["body_len"] == len(BODY)
+    assert answer["body_len"] == len(body)
+    assert response.content.partition(b"\n")[2] == body
+    sent = seen[0]
+    if fmt == "rfc9421":  # a digest exactly when there is a body; covered exactly then
+        assert ("content-digest" in sent) is bool(body)
+        assert ('"content-digest"' in sent["signature-input"]) is bool(body)
+    if fmt == "standard-webhooks":  # what the spec's formula gives, and the app is told the id
+        assert sent["webhook-timestamp"] == str(NOW)
+        assert answer["webhook_id"] == sent["webhook-id"]
+        assert sent["webhook-id"].startswith("msg_")
+        expected = webhook_signature(WEBHOOK_KEY, sent["webhook-id"], NOW, body)
+        assert sent["webhook-signature"] == expected
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_scope_state_per_format(fmt: str) -> None:
     """``scope["state"]["hmac"]`` says which format and key; each format adds its own keys."""
-    outcome = await send(signed(fmt))
+    outcome = await send(good(fmt))
     assert outcome.status == 200
     assert outcome.app_scope is not None
     state = outcome.app_scope["state"]
@@ -134,7 +167,9 @@ async def test_scope_state_per_format(fmt: str) -> None:
     expected_extra = {
         "destiny": {"hmac_client_id": CLIENT_ID},
         "rfc9421": {},
-        "standard-webhooks": {"webhook_id": webhook_headers()["webhook-id"]},
+        "standard-webhooks": {
+            "webhook_id": signed("standard-webhooks", at=NOW).httpx["webhook-id"]
+        },
     }[fmt]
     assert {k: v for k, v in state.items() if k != "hmac"} == expected_extra
 
@@ -158,7 +193,7 @@ def check_refused(outcome: Outcome, code: str, detail: str | None = None) -> Non
     [
         {},
         {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"},
-        {"Authorization": signed("destiny")["Authorization"]},  # not a destiny marker alone
+        {"Authorization": good("destiny")["Authorization"]},  # not a destiny marker alone
         {"Content-Digest": "sha-256=:AAAA:"},
     ],
     ids=["nothing", "bearer", "destiny-authorization-only", "content-digest-only"],
@@ -189,7 +224,7 @@ async def test_two_formats_are_ambiguous(formats: list[str]) -> None:
     """Headers of two formats (each correctly signed) are refused: which one was meant?"""
     headers: dict[str, str] = {}
     for fmt in formats:
-        headers.update(signed(fmt))
+        headers.update(good(fmt))
     outcome = await send(headers)
     names = ", ".join(sorted(formats))
     check_refused(
@@ -271,7 +306,7 @@ async def test_a_single_format_answers_every_request(
     alone: Callable[[], Any], code: str, detail: str
 ) -> None:
     """One scheme: every request is its, so another format's request gets its refusal."""
-    check_refused(await send(signed("destiny"), schemes=[alone()]), code, detail)
+    check_refused(await send(good("destiny"), schemes=[alone()]), code, detail)
 
 
 # --- construction ---------------------------------------------------------------------------
@@ -362,21 +397,32 @@ async def test_excluded_paths_pass_unverified(fmt: str) -> None:
 
 @pytest.mark.anyio
 @EVERY
+async def test_a_signed_websocket_handshake_is_accepted_and_says_who_signed(fmt: str) -> None:
+    """A handshake is signed like a GET (no body, no digest); the app learns who signed."""
+    url = "http://api.test/ws?room=7"
+    outcome = Outcome()
+    mw = HMACMiddleware(ws_app, **middleware_options(fmt), clock=lambda: NOW)
+    scope = ws_scope(url, signed(fmt, method="GET", url=url, at=NOW).httpx)
+    await drive(mw, scope, [{"type": "websocket.connect"}], outcome)
+    assert [m["type"] for m in outcome.sent] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    said = json.loads(outcome.sent[1]["text"])
+    assert said["hmac"] == [fmt, str(VERIFIED[fmt].key_id)]
+    assert said["client_id"] == str(CLIENT_ID if fmt == "destiny" else None)
+
+
+@pytest.mark.anyio
+@EVERY
 async def test_declared_content_length_over_the_limit_is_413_unread(fmt: str) -> None:
     """A Content-Length over max_body_size is refused before a byte is read, in every format."""
     body = b"x" * 101
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        raise AssertionError("the body must not be read")
-
-    async def record(message: Message) -> None:
-        sent.append(message)
-
-    headers = [*raw(signed(fmt, body)), (b"content-length", b"101")]
-    await guard(max_body_size=100)(scope_for("POST", URL, headers), receive, record)
-    assert sent[0]["status"] == 413
-    assert b'"code": "body_too_large"' in sent[1]["body"]
+    headers = [*raw(good(fmt, body)), (b"content-length", b"101")]
+    scope = scope_for("POST", URL, headers)
+    outcome = await drive(guard(max_body_size=100), scope, then="forbid")
+    assert outcome.code() == (413, "body_too_large")
 
 
 @pytest.mark.anyio
@@ -384,7 +430,7 @@ async def test_declared_content_length_over_the_limit_is_413_unread(fmt: str) ->
 async def test_streamed_body_over_the_limit_is_413(fmt: str) -> None:
     """A correctly signed body one byte over max_body_size is refused while it is read."""
     body = b"y" * 101
-    outcome = await send(signed(fmt, body), body, max_body_size=100)
+    outcome = await send(good(fmt, body), body, max_body_size=100)
     assert outcome.status == 413
     assert outcome.json() == {
         "detail": "Request body exceeds the limit of 100 bytes.",
@@ -396,24 +442,11 @@ async def test_streamed_body_over_the_limit_is_413(fmt: str) -> None:
 @EVERY
 async def test_stalled_body_is_408(fmt: str) -> None:
     """A body that stops arriving gets 408 within body_timeout, in every format."""
-    sent: list[Message] = []
-    first = True
-
-    async def receive() -> Message:
-        nonlocal first
-        if first:
-            first = False
-            return {"type": "http.request", "body": BODY[:3], "more_body": True}
-        await anyio.sleep(3600)
-        raise AssertionError("unreachable")
-
-    async def record(message: Message) -> None:
-        sent.append(message)
-
+    first = {"type": "http.request", "body": BODY[:3], "more_body": True}
+    scope = scope_for("POST", URL, good(fmt))
     with anyio.fail_after(5):
-        await guard(body_timeout=0.1)(scope_for("POST", URL, signed(fmt)), receive, record)
-    assert sent[0]["status"] == 408
-    assert b'"code": "body_timeout"' in sent[1]["body"]
+        outcome = await drive(guard(body_timeout=0.1), scope, [first], then="block")
+    assert outcome.code() == (408, "body_timeout")
 
 
 @pytest.mark.anyio
@@ -425,7 +458,7 @@ async def test_on_failure_sees_every_formats_refusals(caplog: pytest.LogCaptureF
     def hook(scope: Any, exc: AuthException) -> None:
         seen.append(exc.code)
 
-    ambiguous = {**signed("destiny"), **signed("rfc9421")}
+    ambiguous = {**good("destiny"), **good("rfc9421")}
     for headers in (
         forged("destiny"),
         forged("rfc9421"),
@@ -434,8 +467,8 @@ async def test_on_failure_sees_every_formats_refusals(caplog: pytest.LogCaptureF
         ambiguous,
     ):
         await send(headers, on_failure=hook)
-    good = await send(signed("rfc9421"), on_failure=hook)
-    assert good.status == 200
+    accepted = await send(good("rfc9421"), on_failure=hook)
+    assert accepted.status == 200
     assert seen == [
         "invalid_signature",
         "digest_mismatch",
@@ -454,7 +487,7 @@ async def test_one_replay_cache_serves_every_format() -> None:
     mw = guard(replay_cache=cache)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw)) as client:
         for fmt in FORMATS:
-            headers = signed(fmt)
+            headers = good(fmt)
             first = await client.post(URL, content=BODY, headers=headers)
             again = await client.post(URL, content=BODY, headers=headers)
             assert who(first)["hmac"][0] == fmt
@@ -464,7 +497,7 @@ async def test_one_replay_cache_serves_every_format() -> None:
 @pytest.mark.anyio
 async def test_keys_are_per_format() -> None:
     """A format's secret does not sign another format: RFC 9421 with destiny's secret fails."""
-    outcome = await send(rfc_headers("POST", URL, BODY, secret=SECRET))
+    outcome = await send(signed("rfc9421", BODY, url=URL, at=NOW, secret=SECRET).httpx)
     check_refused(outcome, "invalid_signature")
-    outcome = await send(rfc_headers("POST", URL, BODY, secret=RFC_OTHER_SECRET))
+    outcome = await send(signed("rfc9421", BODY, url=URL, at=NOW, secret=RFC_OTHER_SECRET).httpx)
     check_refused(outcome, "invalid_signature")

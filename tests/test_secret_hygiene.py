@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _asgi import Outcome, chunks, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, echo_app, signed_headers
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app
+from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 from conftest import SecretScanner, secret_forms
 
 from hmac_asgi import (
@@ -36,9 +37,9 @@ from hmac_asgi._verify import Verifier
 from hmac_asgi.schemes.destiny import DestinyScheme
 
 NOW = 1_800_000_000.5
-SECOND = "second-client-secret-0123456789abcdef-01234"
-SHORT = "short-secret"
-UNICODE = "ünïcødé-sécret-ключ-610004106-0123456789"
+SECOND = secret("second destiny client")
+SHORT = secret("under 32 bytes", "short-secret")  # 12 bytes: the warning says so
+UNICODE = secret("non-ASCII", "ünïcødé-sécret-ключ-610004106-0123456789")  # its escaped forms
 OTHER_ID = uuid.UUID("0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b")
 
 
@@ -107,12 +108,12 @@ def test_the_log_scanner_catches_a_secret_in_any_form(
     before = secret_log_scanner.records
     logging.getLogger("some.library").debug("key material: %s", needle)
     assert secret_log_scanner.records == before + 1  # DEBUG records reach it
-    assert (0, form) in [leak[1:] for leak in secret_log_scanner.leaks]
+    assert ("destiny client", form) in [leak[1:] for leak in secret_log_scanner.leaks]
     secret_log_scanner.leaks.clear()  # this test's own leak, on purpose
 
 
 def test_the_log_scanner_reads_tracebacks_and_escaped_bytes() -> None:
-    scanner = SecretScanner([UNICODE])
+    scanner = SecretScanner({"non-ASCII": UNICODE})
     logger = logging.getLogger("scanner-self-test")
     logger.addHandler(scanner)
     logger.propagate = False
@@ -126,7 +127,7 @@ def test_the_log_scanner_reads_tracebacks_and_escaped_bytes() -> None:
         logger.removeHandler(scanner)
         logger.propagate = True
     assert scanner.records == 2
-    assert scanner.leaks == [("scanner-self-test", 0, "bytes-repr")]
+    assert scanner.leaks == [("scanner-self-test", "non-ASCII", "bytes-repr")]
 
 
 # repr / str of every public object that is given a secret.
@@ -167,9 +168,7 @@ async def test_replay_cache_after_use_holds_no_secret() -> None:
     mw = HMACMiddleware(
         recording_app(outcome), secret_key=SECRET, replay_cache=cache, clock=lambda: NOW
     )
-    headers = [
-        (k.lower().encode(), v.encode()) for k, v in signed_headers(b"x", timestamp=NOW).items()
-    ]
+    headers = signed("destiny", b"x", at=NOW).raw
     await drive(mw, http_scope(headers), chunks(b"x", 1), outcome)
     assert outcome.status == 200 and len(cache) == 1  # it did record the request
     assert not leaked(repr(cache) + str(cache) + repr(cache._entries))
@@ -215,10 +214,13 @@ async def test_responses_to_refused_requests_hold_no_secret(
     mw = make()
     body = b'{"transfer": 1}'
     attempts = [
-        signed_headers(body, secret=SECOND),  # another client's secret
-        signed_headers(body, client_id=uuid.uuid4()),  # unknown client
-        {**signed_headers(body), "X-Request-Timestamp": "1.0"},  # expired
-        {**signed_headers(body), "Authorization": "Signature " + SECRET},  # the secret as sig
+        signed("destiny", body, secret=SECOND).httpx,  # another client's secret
+        signed("destiny", body, key_id=uuid.uuid4()).httpx,  # unknown client
+        {**signed("destiny", body).httpx, "X-Request-Timestamp": "1.0"},  # expired
+        {
+            **signed("destiny", body).httpx,
+            "Authorization": "Signature " + SECRET,
+        },  # the secret as sig
         {"Authorization": SECRET, "X-Client-Id": SECRET, "X-Request-Timestamp": SECRET},
     ]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(mw), base_url="http://t") as c:
@@ -240,7 +242,7 @@ def test_weak_secret_warning_names_the_argument_not_the_value() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         HMACMiddleware(echo_app, secret_key=SHORT)
-        HMACMiddleware(echo_app, client_secrets={CLIENT_ID: ["x" * 40, SHORT]})
+        HMACMiddleware(echo_app, client_secrets={CLIENT_ID: [SECRET, SHORT]})
     messages = [str(w.message) for w in caught if issubclass(w.category, WeakSecretWarning)]
     assert len(messages) == 2
     assert "secret_key is 12 bytes" in messages[0]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _secrets import RFC9421_B15_KEY_B64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -193,9 +194,7 @@ SIG1 = (
 B25_INPUT = '("date" "@authority" "content-type");created=1618884473;keyid="test-shared-secret"'
 B25_SIGNATURE = ":pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:"
 # RFC 9421 Appendix B.1.5: the shared secret of its hmac-sha256 examples.
-B15_SECRET = base64.b64decode(
-    "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ=="
-)
+B15_SECRET = base64.b64decode(RFC9421_B15_KEY_B64)
 
 
 def test_signature_input_member_round_trips_exactly() -> None:

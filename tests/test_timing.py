@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from _asgi import Outcome, chunks, drive, http_scope, recording_app
-from _helpers import CLIENT_ID, SECRET, signed_headers
+from _asgi import Outcome, chunks, drive, http_scope, raw, recording_app
+from _secrets import secret
+from _signing import CLIENT_ID, SECRET, signed
 
 import hmac_asgi._keys as keys_module
 import hmac_asgi.schemes.destiny as destiny_module
@@ -26,14 +27,14 @@ from hmac_asgi import HMACMiddleware
 from hmac_asgi._mac import MacKey, Running
 
 NOW = 1_800_000_000.5
-ROTATED = "rotated-secret-for-timing-0123456789abcdef"
+ROTATED_SECRET = secret("destiny client, rotated in")
 OTHER_CLIENT = uuid.UUID("0193a2b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b")  # a UUIDv7
 UNKNOWN_CLIENT = uuid.UUID("3b42cdf7-add1-445f-98db-2fe525ad54d6")
 BODY = b'{"amount": 100, "currency": "EUR"}' * 40
 
 
 async def _lookup(client_id: uuid.UUID) -> str | list[str] | None:
-    return {CLIENT_ID: [ROTATED, SECRET], OTHER_CLIENT: SECRET}.get(client_id)
+    return {CLIENT_ID: [ROTATED_SECRET, SECRET], OTHER_CLIENT: SECRET}.get(client_id)
 
 
 # name -> middleware keyword arguments. Every configuration has CLIENT_ID and
@@ -42,10 +43,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "client_secrets": {"client_secrets": {CLIENT_ID: SECRET, OTHER_CLIENT: SECRET}},
     # CLIENT_ID is mid-rotation (two secrets), OTHER_CLIENT is not.
     "client_secrets-rotation": {
-        "client_secrets": {CLIENT_ID: [ROTATED, SECRET], OTHER_CLIENT: SECRET}
+        "client_secrets": {CLIENT_ID: [ROTATED_SECRET, SECRET], OTHER_CLIENT: SECRET}
     },
     "client_secrets-uuid-text-keys": {
-        "client_secrets": {str(CLIENT_ID): SECRET, str(OTHER_CLIENT): [SECRET, ROTATED]}
+        "client_secrets": {str(CLIENT_ID): SECRET, str(OTHER_CLIENT): [SECRET, ROTATED_SECRET]}
     },
 }
 
@@ -85,11 +86,11 @@ def work(monkeypatch: pytest.MonkeyPatch) -> Work:
 
 
 def headers_for(client_id: uuid.UUID, *, valid: bool) -> list[tuple[bytes, bytes]]:
-    signed = signed_headers(BODY, client_id=client_id, timestamp=NOW)
+    headers = signed("destiny", BODY, key_id=client_id, at=NOW).httpx
     if not valid:  # same length and form, wrong value
-        good = signed["Authorization"][-64:]
-        signed["Authorization"] = "Signature " + ("0" if good[0] != "0" else "1") + good[1:]
-    return [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+        good = headers["Authorization"][-64:]
+        headers["Authorization"] = "Signature " + ("0" if good[0] != "0" else "1") + good[1:]
+    return raw(headers)
 
 
 async def run(mw: HMACMiddleware, headers: list[tuple[bytes, bytes]], outcome: Outcome) -> Outcome:

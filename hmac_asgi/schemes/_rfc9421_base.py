@@ -372,7 +372,7 @@ def _full_input(label: str, member: Item | InnerList) -> Member | None:
 
 _CREATED = ";created="
 _DIGITS = re.compile(r"0|[1-9][0-9]{0,14}")
-_SHAPES_KEPT = 256
+_SHAPES_KEPT = 64  # a client sending a nonce or expires makes a new one each time
 
 
 class InputReader:
@@ -383,8 +383,9 @@ class InputReader:
     ``label=(components);created=<digits><rest>``: when the text before
     ``;created=`` is exactly the label and the inner list, and the text after the
     digits was seen before in that place, it parses as before with the new
-    ``created``, and is still canonical (its digits are). A few hundred shapes are
-    kept per scheme; anything else is read afresh.
+    ``created``, and is still canonical (its digits are). Up to 64 shapes are
+    kept per scheme (a client sending a `nonce` or `expires` makes a new shape every time:
+    those are kept for nothing, but few); anything else is read afresh.
     """
 
     __slots__ = ("_shapes",)

@@ -6,7 +6,9 @@ import uuid
 
 import httpx
 import pytest
-from _helpers import SECRET, echo_app, serve
+from _asgi import echo_app, serve
+from _secrets import secret
+from _signing import SECRET
 from destiny_sdk.client import HMACSigningAuth as DestinySigningAuth
 
 from hmac_asgi import HMACMiddleware
@@ -33,7 +35,9 @@ def test_destiny_client_passes_our_middleware_over_uvicorn(client_id: uuid.UUID)
             assert str(client_id).encode() in head
         assert client.get("/robot/result").status_code == 200
         # The same client with the wrong secret is refused with destiny's message.
-        wrong = DestinySigningAuth(secret_key="not-" + SECRET, client_id=client_id)
+        wrong = DestinySigningAuth(
+            secret_key=secret("a secret the server does not know"), client_id=client_id
+        )
         refused = client.post("/robot/result", content=b"x", auth=wrong)
         assert refused.status_code == 401
         assert refused.json()["detail"] == "Signature is invalid."

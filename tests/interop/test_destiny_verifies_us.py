@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import destiny_sdk.auth
 import httpx
 import pytest
-from _helpers import SECRET, serve
+from _asgi import serve
+from _signing import SECRET
 from destiny_sdk.client import HMACSigningAuth as DestinySigningAuth
 from fastapi import Depends, FastAPI, Request
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +22,9 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from _helpers import read_body, serve
+from _asgi import Outcome, read_body, recording_app, serve
+from _secrets import secret
+from _signing import signed, signed_over
 from http_message_signatures import (
     ContentDigest,
     HTTPMessageSigner,
@@ -43,10 +43,11 @@ from hmac_asgi import (
     MessageSignatureScheme,
     Verified,
 )
-from hmac_asgi.schemes.rfc9421 import DEFAULT_COMPONENTS, MessageSigner, digest_header
+from hmac_asgi.schemes.rfc9421 import DEFAULT_COMPONENTS, digest_header
 
-SECRET = "rfc9421-peer-secret-0123456789abcdef-0123"  # in conftest.KNOWN_SECRETS
-WRONG_SECRET = "rfc9421-wrong-secret-0123456789abcdef-012"
+SECRET = secret("rfc9421 peer key")
+WRONG_SECRET = secret("rfc9421 peer key nobody has")
+OTHER_SIGNERS_SECRET = secret("rfc9421 another signer's key")
 KEY = SECRET.encode()  # the peers take raw key bytes; we UTF-8 encode a str: the same key
 KEY_ID = "peer-key-1"
 HMAC = algorithms.HMAC_SHA256
@@ -113,32 +114,10 @@ def resent(
     )
 
 
-def recording_app(seen: list[dict[str, Any]]) -> Any:
-    """Raw ASGI app: records what it was given, answers JSON with it."""
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = await read_body(receive)
-        verified = scope["state"]["hmac"]
-        seen.append({"hmac": verified, "body": body})
-        payload = json.dumps({"hmac": list(verified), "body": body.hex()}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-    return app
-
-
-def protected(seen: list[dict[str, Any]], **policy: Any) -> HMACMiddleware:
+def protected(seen: Outcome | None = None, **policy: Any) -> HMACMiddleware:
     """Our middleware, RFC 9421 only, knowing KEY_ID; ``policy`` as MessageSignatureScheme's."""
     scheme = MessageSignatureScheme(keys={KEY_ID: SECRET}, **policy)
-    return HMACMiddleware(recording_app(seen), schemes=[scheme])
+    return HMACMiddleware(recording_app(seen or Outcome()), schemes=[scheme])
 
 
 async def send_to(app: HMACMiddleware, request: httpx.Request) -> httpx.Response:
@@ -220,10 +199,10 @@ async def test_pyauth_signs_our_middleware_accepts(case: str, url: str) -> None:
         assert signed.headers["Content-Digest"].startswith("sha-512=:")
     if case == "no-alg":
         assert ";alg=" not in signed.headers["Signature-Input"]
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     response = await send_to(protected(seen, required_components=required), signed)
     assert response.status_code == 200, response.text
-    assert seen == [{"hmac": Verified("rfc9421", KEY_ID), "body": BODY}]
+    assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), BODY)]
 
 
 @pytest.mark.anyio
@@ -239,10 +218,10 @@ async def test_pyauth_tag_nonce_expires_meet_our_policy() -> None:
     )
     params = signed.headers["Signature-Input"]
     assert 'tag="orders-api"' in params and 'nonce="n-7f3a9c"' in params and "expires=" in params
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     strict = protected(seen, tag="orders-api", require_nonce=True)
     assert (await send_to(strict, signed)).status_code == 200
-    assert seen[0]["hmac"] == Verified("rfc9421", KEY_ID)
+    assert seen.seen("hmac")[0][0] == Verified("rfc9421", KEY_ID)
     # The same policy refuses a signature without the tag, or without a nonce.
     refused_with(await send_to(strict, pyauth_signed("PUT", URLS["https"], BODY)), "wrong_tag")
     no_nonce = pyauth_signed("PUT", URLS["https"], BODY, tag="orders-api")
@@ -253,13 +232,13 @@ async def test_pyauth_tag_nonce_expires_meet_our_policy() -> None:
 
 @pytest.mark.anyio
 async def test_pyauth_expired_and_stale_signatures_are_refused() -> None:
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     app = protected(seen)
     expired = pyauth_signed("POST", URLS["https"], BODY, expires=now_utc(-60))
     refused_with(await send_to(app, expired), "expired")
     stale = pyauth_signed("POST", URLS["https"], BODY, created=now_utc(-3600))
     refused_with(await send_to(app, stale), "expired")
-    assert seen == []
+    assert seen.calls == []
 
 
 @pytest.mark.anyio
@@ -268,16 +247,18 @@ async def test_pyauth_bodiless_get(body: bytes | None) -> None:
     # Without body= it sends no Content-Digest; with body=b"" the digest of nothing.
     signed = pyauth_signed("GET", URLS["https"], body, DEFAULT_COMPONENTS[:4])
     assert ("content-digest" in signed.headers) == (body is not None)
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     response = await send_to(protected(seen), signed)
     assert response.status_code == 200, response.text
-    assert seen == [{"hmac": Verified("rfc9421", KEY_ID), "body": b""}]
+    assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), b"")]
 
 
 @pytest.mark.anyio
 async def test_pyauth_second_signature_with_a_known_key_decides() -> None:
     # Two labels: an unknown keyid first, ours appended: the known one decides.
-    signed = pyauth_signed("POST", URLS["https"], BODY, key=b"x" * 32, key_id="someone-else")
+    signed = pyauth_signed(
+        "POST", URLS["https"], BODY, key=OTHER_SIGNERS_SECRET.encode(), key_id="someone-else"
+    )
     signer = HTTPMessageSigner(signature_algorithm=HMAC, key_resolver=RESOLVER)
     signer.sign(
         signed,
@@ -289,14 +270,14 @@ async def test_pyauth_second_signature_with_a_known_key_decides() -> None:
         body=BODY,
     )
     assert signed.headers["Signature-Input"].startswith("pyhms=")
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     assert (await send_to(protected(seen), signed)).status_code == 200
-    assert seen[0]["hmac"] == Verified("rfc9421", KEY_ID)
+    assert seen.seen("hmac")[0][0] == Verified("rfc9421", KEY_ID)
 
 
 @pytest.mark.anyio
 async def test_pyauth_signature_refused_when_tampered() -> None:
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     app = protected(seen)
     url = URLS["https"]
     signed = pyauth_signed("POST", url, BODY)
@@ -310,24 +291,24 @@ async def test_pyauth_signature_refused_when_tampered() -> None:
     )
     other_host = url.replace("orders.example", "billing.example")
     refused_with(await send_to(app, resent(signed, url=other_host)), "invalid_signature")
-    assert len(seen) == 1
+    assert len(seen.calls) == 1
 
 
 @pytest.mark.anyio
 async def test_pyauth_wrong_or_unknown_key_is_refused() -> None:
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     app = protected(seen)
     wrong = pyauth_signed("POST", URLS["https"], BODY, key=WRONG_SECRET.encode())
     refused_with(await send_to(app, wrong), "invalid_signature")
     unknown = pyauth_signed("POST", URLS["https"], BODY, key_id="nobody")
     refused_with(await send_to(app, unknown), "invalid_signature")
-    assert seen == []
+    assert seen.calls == []
 
 
 @pytest.mark.anyio
 async def test_pyauth_not_covering_path_is_insufficient_coverage() -> None:
     covered = ("@method", "@authority", "@query", "content-digest")
-    response = await send_to(protected([]), pyauth_signed("POST", URLS["https"], BODY, covered))
+    response = await send_to(protected(), pyauth_signed("POST", URLS["https"], BODY, covered))
     refused_with(response, "insufficient_coverage")
     assert response.headers["Accept-Signature"] == (
         'sig1=("@method" "@authority" "@path" "@query" "content-digest");alg="hmac-sha256"'
@@ -338,7 +319,7 @@ async def test_pyauth_not_covering_path_is_insufficient_coverage() -> None:
 async def test_pyauth_body_without_signed_digest_is_refused() -> None:
     # Signed without body=: no Content-Digest, so the body is not bound to the signature.
     signed = pyauth_signed("POST", URLS["https"], None, DEFAULT_COMPONENTS[:4])
-    refused_with(await send_to(protected([]), resent(signed, content=BODY)), "unsigned_body")
+    refused_with(await send_to(protected(), resent(signed, content=BODY)), "unsigned_body")
 
 
 @pytest.mark.anyio
@@ -359,11 +340,12 @@ async def test_pyauth_explicit_default_port_in_target_uri_departs() -> None:
     with_authority = ("@method", "@authority", "@path", "content-digest")
     policy = {"required_components": with_authority}
     assert (
-        await send_to(protected([], **policy), signed_as_requests_sends_it(with_authority))
+        await send_to(protected(**policy), signed_as_requests_sends_it(with_authority))
     ).status_code == 200
     with_target = ("@method", "@target-uri", "content-digest")
     response = await send_to(
-        protected([], required_components=with_target), signed_as_requests_sends_it(with_target)
+        protected(required_components=with_target),
+        signed_as_requests_sends_it(with_target),
     )
     refused_with(response, "invalid_signature")
 
@@ -375,7 +357,7 @@ async def test_sf_on_a_field_that_is_not_a_dictionary_departs() -> None:
     covered = (*DEFAULT_COMPONENTS, '"content-type";sf')
     headers = {"Content-Type": 'text/html;  charset="utf-8"'}
     signed = pyauth_signed("POST", URLS["https"], BODY, covered, headers=headers)
-    refused_with(await send_to(protected([]), signed), "unsupported_component")
+    refused_with(await send_to(protected(), signed), "unsupported_component")
 
 
 @pytest.mark.anyio
@@ -386,7 +368,7 @@ async def test_query_param_name_decoded_spelling_departs() -> None:
     for name, status in (("a%20b", 200), ("a b", 401)):
         covered = ("@method", "@authority", "@path", f'"@query-param";name="{name}"')
         signed = pyauth_signed("POST", url, BODY, covered)
-        response = await send_to(protected([], **policy), signed)
+        response = await send_to(protected(**policy), signed)
         assert response.status_code == status, response.text
     refused_with(response, "unsupported_component")
 
@@ -399,26 +381,18 @@ async def test_unknown_digest_algorithm_beside_a_known_one_departs() -> None:
     digest = f"{digest_header(BODY)}, sha-384=:{base64.b64encode(bytes(48)).decode()}:"
     params = f'("@method" "@authority" "@path" "@query" "content-digest");created={created}'
     params += f';keyid="{KEY_ID}"'
-    base = "\n".join(
-        [
-            '"@method": POST',
-            '"@authority": orders.example',
-            '"@path": /orders',
-            '"@query": ?',
-            f'"content-digest": {digest}',
-            f'"@signature-params": {params}',
-        ]
-    )
-    mac = base64.b64encode(hmac.new(KEY, base.encode(), hashlib.sha256).digest()).decode()
-    headers = {
-        "Content-Digest": digest,
-        "Signature-Input": f"sig1={params}",
-        "Signature": f"sig1=:{mac}:",
-    }
+    lines = [
+        '"@method": POST',
+        '"@authority": orders.example',
+        '"@path": /orders',
+        '"@query": ?',
+        f'"content-digest": {digest}',
+    ]
+    headers = {"Content-Digest": digest, **signed_over(lines, params, secret=KEY)}
     request = httpx.Request("POST", "https://orders.example/orders", headers=headers, content=BODY)
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     assert (await send_to(protected(seen), request)).status_code == 200
-    assert seen == [{"hmac": Verified("rfc9421", KEY_ID), "body": BODY}]
+    assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), BODY)]
     verifier = HTTPMessageVerifier(signature_algorithm=HMAC, key_resolver=RESOLVER)
     assert verifier.verify(request)  # the signature itself verifies for the peer...
     with pytest.raises(InvalidSignature, match="Unsupported content digest algorithm"):
@@ -426,7 +400,7 @@ async def test_unknown_digest_algorithm_beside_a_known_one_departs() -> None:
     # Only algorithms we do not know: the body would go unchecked, so we refuse it.
     only_unknown = resent(request)
     only_unknown.headers["Content-Digest"] = digest.split(", ")[1]
-    refused_with(await send_to(protected([]), only_unknown), "malformed_header")
+    refused_with(await send_to(protected(), only_unknown), "malformed_header")
 
 
 # Our transport and httpx.Auth sign, http-message-signatures verifies.
@@ -520,19 +494,7 @@ async def test_our_auth_signs_pyauth_verifies_sync_and_async() -> None:
 
 
 # What our signer covers, beyond the default: every component pyauth can require.
-OUR_COMPONENTS = (
-    "@method",
-    "@target-uri",
-    "@authority",
-    "@scheme",
-    "@request-target",
-    "@path",
-    "@query",
-    '"@query-param";name="dry"',
-    '"@query-param";name="note"',
-    "content-type",
-    "content-digest",
-)
+OUR_COMPONENTS = (*ALL_DERIVED, '"@query-param";name="note"', "content-type", "content-digest")
 
 
 @pytest.mark.parametrize("url", URLS.values(), ids=URLS.keys())
@@ -558,11 +520,15 @@ def test_our_components_and_tag_pyauth_verifies(url: str) -> None:
 
 
 def test_our_signer_nonce_expires_no_alg_pyauth_verifies() -> None:
-    signer = MessageSigner(
-        SECRET, KEY_ID, label="orders", nonce=True, expires_in=60, include_alg=False
-    )
-    request = httpx.Request("POST", URLS["https"], content=BODY)
-    request.headers.update(signer.headers(request, time.time()))
+    options = {"label": "orders", "nonce": True, "expires_in": 60, "include_alg": False}
+
+    def ours(at: float) -> httpx.Request:
+        made = signed(
+            "rfc9421", BODY, url=URLS["https"], at=at, secret=SECRET, key_id=KEY_ID, **options
+        )
+        return httpx.Request("POST", URLS["https"], content=BODY, headers=made.httpx)
+
+    request = ours(time.time())
     verifier = HTTPMessageVerifier(signature_algorithm=HMAC, key_resolver=RESOLVER)
     [result] = verifier.verify(request, body=BODY, require_components=DEFAULT_COMPONENTS)
     assert result.label == "orders"
@@ -570,8 +536,7 @@ def test_our_signer_nonce_expires_no_alg_pyauth_verifies() -> None:
     assert result.parameters["expires"] == result.parameters["created"] + 60
     assert result.nonce == result.parameters["nonce"] and len(result.nonce) >= 16
     # An expired one is refused by the peer too.
-    stale = httpx.Request("POST", URLS["https"], content=BODY)
-    stale.headers.update(signer.headers(stale, time.time() - 120))
+    stale = ours(time.time() - 120)
     with pytest.raises(InvalidSignature, match="in the past"):
         verifier.verify(stale, body=BODY, max_age=None)
 
@@ -602,10 +567,9 @@ def test_lone_question_mark_departs_in_target_uri_only() -> None:
         (("@method", "@target-uri", "content-digest"), False),
         (("@method", "@authority", "@request-target", "content-digest"), False),
     ):
-        request = httpx.Request("POST", url, content=BODY)
+        made = signed("rfc9421", BODY, url=url, secret=SECRET, key_id=KEY_ID, components=covered)
+        request = httpx.Request("POST", url, content=BODY, headers=made.httpx)
         assert str(request.url) == url
-        signer = MessageSigner(SECRET, KEY_ID, components=covered)
-        request.headers.update(signer.headers(request, time.time()))
         verifier = HTTPMessageVerifier(signature_algorithm=HMAC, key_resolver=RESOLVER)
         if verifies:
             assert verifier.verify(request, body=BODY)
@@ -647,9 +611,9 @@ class TamperingAuth(HTTPSignatureAuth):
 
 
 @pytest.fixture(scope="module")
-def rhs_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def rhs_server() -> Iterator[tuple[str, Outcome]]:
     """Our middleware under uvicorn, its policy the peer's default coverage."""
-    seen: list[dict[str, Any]] = []
+    seen = Outcome()
     policy = (*RHS_DEFAULT, "date", "content-digest")
     app = protected(seen, required_components=policy)
     with serve(app, lifespan="off") as url:
@@ -657,8 +621,8 @@ def rhs_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 @pytest.fixture
-def rhs_default_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    seen: list[dict[str, Any]] = []
+def rhs_default_server() -> Iterator[tuple[str, Outcome]]:
+    seen = Outcome()
     with serve(protected(seen), lifespan="off") as url:
         yield url, seen
 
@@ -686,7 +650,7 @@ RHS_CASES: dict[str, tuple[type[HTTPSignatureAuth], dict[str, Any]]] = {
 @pytest.mark.parametrize("covered", [RHS_DEFAULT, ALL_DERIVED], ids=["its-default", "all"])
 @pytest.mark.parametrize("case", RHS_CASES.keys())
 def test_requests_http_signature_passes_our_middleware_over_uvicorn(
-    rhs_server: tuple[str, list[dict[str, Any]]], case: str, covered: tuple[str, ...]
+    rhs_server: tuple[str, Outcome], case: str, covered: tuple[str, ...]
 ) -> None:
     # It adds date and content-digest to what it is told to cover; its default covers
     # @target-uri, which our server rebuilds from the scheme, Host and raw path.
@@ -698,10 +662,10 @@ def test_requests_http_signature_passes_our_middleware_over_uvicorn(
     for path in PATHS:
         if covered == ALL_DERIVED and "dry=" not in path:
             continue  # its @query-param needs the parameter
-        seen.clear()
+        seen.calls.clear()
         response = requests.post(base + path, data=BODY, auth=auth, timeout=10)
         assert response.status_code == 200, response.text
-        assert seen == [{"hmac": Verified("rfc9421", KEY_ID), "body": BODY}]
+        assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), BODY)]
         sent = response.request.headers
         assert "Date" in sent
         assert '"date" "content-digest")' in sent["Signature-Input"]
@@ -714,12 +678,12 @@ def test_requests_http_signature_passes_our_middleware_over_uvicorn(
 
 
 def test_requests_http_signature_our_default_policy_over_uvicorn(
-    rhs_default_server: tuple[str, list[dict[str, Any]]],
+    rhs_default_server: tuple[str, Outcome],
 ) -> None:
     base, seen = rhs_default_server
     response = requests.put(base + "/orders?dry=1", data=BODY, auth=rhs_auth(), timeout=10)
     assert response.status_code == 200, response.text
-    assert seen == [{"hmac": Verified("rfc9421", KEY_ID), "body": BODY}]
+    assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), BODY)]
     # Its own default coverage lacks @path and @query: our default policy says so.
     default = rhs_auth(("@method", "@authority", "@target-uri"))
     refused = requests.post(base + "/orders", data=BODY, auth=default, timeout=10)
@@ -739,18 +703,18 @@ def test_requests_http_signature_our_default_policy_over_uvicorn(
     )
     refused = requests.post(base + "/orders", data=BODY, auth=tampered, timeout=10)
     assert (refused.status_code, refused.json()["code"]) == (401, "digest_mismatch")
-    assert len(seen) == 1
+    assert len(seen.calls) == 1
 
 
 def test_requests_http_signature_digest_member_coverage_over_uvicorn(
-    rhs_default_server: tuple[str, list[dict[str, Any]]],
+    rhs_default_server: tuple[str, Outcome],
 ) -> None:
     # Its docs offer '"content-digest";key="sha-256"' (one member) instead of the field.
     base, seen = rhs_default_server
     covered = (*DEFAULT_COMPONENTS[:4], '"content-digest";key="sha-256"')
     response = requests.post(base + "/orders?dry=1", data=BODY, auth=rhs_auth(covered), timeout=10)
     assert response.status_code == 200, response.text
-    assert seen == [{"hmac": Verified("rfc9421", KEY_ID), "body": BODY}]
+    assert seen.seen("hmac") == [(Verified("rfc9421", KEY_ID), BODY)]
 
 
 def rhs_verifying_app(required: tuple[str, ...]) -> Any:

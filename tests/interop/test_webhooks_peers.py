@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from _helpers import read_body, serve
+from _asgi import Outcome, recording_app, serve
+from _secrets import secret
+from _signing import whsec
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from hmac_asgi import (
@@ -28,18 +30,16 @@ from hmac_asgi import (
     Verified,
 )
 
-# Raw keys as text (so conftest's log scanner knows them), issued as whsec_<base64>.
-RAW_KEY = "webhook-peer-secret-0123456789abcdef-01"
-NEXT_RAW_KEY = "webhook-next-secret-0123456789abcdef-01"
-OTHER_RAW_KEY = "webhook-other-secret-0123456789abcdef-0"
-
-
-def whsec(raw: str) -> str:
-    return "whsec_" + base64.b64encode(raw.encode()).decode()
-
-
-SECRET, NEXT_SECRET, OTHER_SECRET = whsec(RAW_KEY), whsec(NEXT_RAW_KEY), whsec(OTHER_RAW_KEY)
+# The endpoint's raw keys as text (registered, so the log scanner knows them): the current
+# one, the next (a rotation), one the receiver does not have; given out as whsec_<base64>.
+RAW_KEY, NEXT_RAW_KEY, OTHER_RAW_KEY = (
+    secret(f"webhook peer endpoint, {which}") for which in ("current", "next", "unknown")
+)
+SECRET, NEXT_SECRET, OTHER_SECRET = (
+    whsec(key.encode()) for key in (RAW_KEY, NEXT_RAW_KEY, OTHER_RAW_KEY)
+)
 URL = "https://hooks.example/webhooks/orders"
+VERIFIED = Verified("standard-webhooks", None)
 BODIES = {
     "json": json.dumps({"type": "order.paid", "data": {"id": "o_1", "note": "café ✓"}}),
     "compact": '{"test": 2432232314}',
@@ -60,16 +60,10 @@ def peer_headers(
     }
 
 
-def receiver(seen: list[Any], *secrets: str | bytes) -> HMACMiddleware:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        state = scope["state"]
-        seen.append((state["hmac"], state["webhook_id"], await read_body(receive)))
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    return HMACMiddleware(app, schemes=[StandardWebhookScheme(secrets=list(secrets or [SECRET]))])
+def receiver(seen: Outcome, *secrets: str | bytes) -> HMACMiddleware:
+    """Our middleware, Standard Webhooks only, with ``secrets`` (SECRET by default)."""
+    scheme = StandardWebhookScheme(secrets=list(secrets or [SECRET]))
+    return HMACMiddleware(recording_app(seen), schemes=[scheme])
 
 
 async def deliver(app: HMACMiddleware, body: str, headers: dict[str, str]) -> httpx.Response:
@@ -88,25 +82,29 @@ def refused_with(response: httpx.Response, code: str) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
 async def test_peer_signs_our_middleware_accepts(body: str) -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     response = await deliver(receiver(seen), body, peer_headers(body))
-    assert response.status_code == 204, response.text
-    assert seen == [(Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())]
+    assert response.status_code == 200, response.text
+    assert seen.seen("hmac", "webhook_id") == [
+        (Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())
+    ]
 
 
 def test_peer_signs_our_middleware_accepts_over_uvicorn() -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     body = BODIES["json"]
     with serve(receiver(seen), lifespan="off") as url, httpx.Client(base_url=url) as client:
-        assert client.post("/hooks", content=body, headers=peer_headers(body)).status_code == 204
+        assert client.post("/hooks", content=body, headers=peer_headers(body)).status_code == 200
         tampered = client.post("/hooks", content=body + " ", headers=peer_headers(body))
     refused_with(tampered, "invalid_signature")
-    assert seen == [(Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())]
+    assert seen.seen("hmac", "webhook_id") == [
+        (Verified("standard-webhooks", None), "msg_2b3c4d", body.encode())
+    ]
 
 
 @pytest.mark.anyio
 async def test_peer_signature_refused_when_tampered_or_foreign() -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     app = receiver(seen)
     body = BODIES["json"]
     headers = peer_headers(body)
@@ -122,7 +120,7 @@ async def test_peer_signature_refused_when_tampered_or_foreign() -> None:
     refused_with(
         await deliver(app, body, peer_headers(body, at=int(time.time()) - 3600)), "expired"
     )
-    assert seen == []
+    assert seen.calls == []
 
 
 @pytest.mark.anyio
@@ -130,9 +128,9 @@ async def test_peer_raw_bytes_secret_is_the_same_key() -> None:
     # The library takes a whsec_ str or the raw key bytes; so do we.
     body = BODIES["json"]
     assert peer_headers(body, RAW_KEY.encode(), at=1) == peer_headers(body, SECRET, at=1)
-    seen: list[Any] = []
+    seen = Outcome()
     app = receiver(seen, RAW_KEY.encode())
-    assert (await deliver(app, body, peer_headers(body))).status_code == 204
+    assert (await deliver(app, body, peer_headers(body))).status_code == 200
 
 
 @pytest.mark.anyio
@@ -143,7 +141,7 @@ async def test_peer_timestamp_with_fraction_departs() -> None:
     headers = peer_headers(body)
     loose = {**headers, "webhook-timestamp": headers["webhook-timestamp"] + ".9"}
     assert Webhook(SECRET).verify(body, loose) == json.loads(body)
-    refused_with(await deliver(receiver([]), body, loose), "malformed_header")
+    refused_with(await deliver(receiver(Outcome()), body, loose), "malformed_header")
 
 
 @pytest.mark.anyio
@@ -158,7 +156,7 @@ async def test_junk_entry_before_a_valid_one_departs(junk: str) -> None:
     listed = {**headers, "webhook-signature": junk + headers["webhook-signature"]}
     with pytest.raises(ValueError):
         Webhook(SECRET).verify(body, listed)
-    assert (await deliver(receiver([]), body, listed)).status_code == 204
+    assert (await deliver(receiver(Outcome()), body, listed)).status_code == 200
 
 
 # Our transport and httpx.Auth sign, the reference library verifies.
@@ -247,13 +245,13 @@ def test_our_signature_refused_by_peer_when_tampered_or_foreign() -> None:
 
 @pytest.mark.anyio
 async def test_rotation_receiver_holds_two_secrets() -> None:
-    seen: list[Any] = []
+    seen = Outcome()
     app = receiver(seen, SECRET, NEXT_SECRET)
     body = BODIES["json"]
-    for secret in (SECRET, NEXT_SECRET):
-        assert (await deliver(app, body, peer_headers(body, secret))).status_code == 204
+    for key in (SECRET, NEXT_SECRET):
+        assert (await deliver(app, body, peer_headers(body, key))).status_code == 200
     refused_with(await deliver(app, body, peer_headers(body, OTHER_SECRET)), "invalid_signature")
-    assert len(seen) == 2
+    assert len(seen.calls) == 2
 
 
 @pytest.mark.anyio
@@ -263,25 +261,25 @@ async def test_rotation_sender_lists_two_signatures() -> None:
     at = int(time.time())
     old, new = peer_headers(body, SECRET, at=at), peer_headers(body, NEXT_SECRET, at=at)
     both = {**old, "webhook-signature": f"{old['webhook-signature']} {new['webhook-signature']}"}
-    for secret in (SECRET, NEXT_SECRET):
-        Webhook(secret).verify(body, both)  # the library accepts either entry
-        assert (await deliver(receiver([], secret), body, both)).status_code == 204
-    refused_with(await deliver(receiver([], OTHER_SECRET), body, both), "invalid_signature")
+    for key in (SECRET, NEXT_SECRET):
+        Webhook(key).verify(body, both)  # the library accepts either entry
+        assert (await deliver(receiver(Outcome(), key), body, both)).status_code == 200
+    refused_with(await deliver(receiver(Outcome(), OTHER_SECRET), body, both), "invalid_signature")
 
 
 def test_rotation_our_sender_with_either_secret() -> None:
-    for secret in (SECRET, NEXT_SECRET):
+    for key in (SECRET, NEXT_SECRET):
         received: list[Any] = []
-        inner = httpx.MockTransport(peer_verifier(secret, received))
+        inner = httpx.MockTransport(peer_verifier(key, received))
         transport = HMACSigningTransport(
-            secret_key=secret, scheme="standard-webhooks", transport=inner
+            secret_key=key, scheme="standard-webhooks", transport=inner
         )
         with httpx.Client(transport=transport) as client:
             assert client.post(URL, content=b"{}").status_code == 200
-        wrong = NEXT_SECRET if secret == SECRET else SECRET
+        wrong = NEXT_SECRET if key == SECRET else SECRET
         inner = httpx.MockTransport(peer_verifier(wrong, received))
         transport = HMACSigningTransport(
-            secret_key=secret, scheme="standard-webhooks", transport=inner
+            secret_key=key, scheme="standard-webhooks", transport=inner
         )
         with httpx.Client(transport=transport) as client:
             assert client.post(URL, content=b"{}").status_code == 401
