@@ -52,6 +52,8 @@ FRAMEWORK_TESTS = (
     "tests/test_examples.py",
     "tests/test_dependency.py",
     "tests/test_openapi.py",
+    "tests/test_identity.py",
+    "tests/test_attacks_slow.py",  # hypercorn and h2; slow anyway
 )
 FRAMEWORKS = {"fastapi", "litestar", "quart", "django", "prometheus-client"}
 # Pinned to their lower bound in `lowest`: the runtime dependencies, the server extras, and
