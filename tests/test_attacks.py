@@ -37,6 +37,8 @@ from _asgi import Outcome, Script, Step, chunks, drive, http_scope, raw, recordi
 from _redis import redis_server
 from _secrets import secret
 from _signing import CLIENT_ID, SECRET, signed
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message
 
 from hmac_asgi import (
@@ -586,8 +588,6 @@ def guarded_app(auth: HMACAuth) -> Any:
     (FastAPI reads a declared body before the dependencies run). Refusals carry ``code``.
     (FastAPI is not installed with the lowest supported dependencies: skipped there.)"""
     fastapi = pytest.importorskip("fastapi")
-    Depends, Request = fastapi.Depends, fastapi.Request
-    JSONResponse = fastapi.responses.JSONResponse
     app = fastapi.FastAPI()
 
     @app.exception_handler(AuthException)
@@ -596,7 +596,7 @@ def guarded_app(auth: HMACAuth) -> Any:
             {"detail": exc.detail, "code": exc.code}, exc.status_code, headers=exc.headers
         )
 
-    @app.post("/private", dependencies=[Depends(auth)])
+    @app.post("/private", dependencies=[fastapi.Depends(auth)])
     async def private(request: Request) -> dict[str, str]:
         return {"body": (await request.body()).decode()}
 
