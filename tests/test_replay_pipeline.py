@@ -294,3 +294,25 @@ async def test_after_aclose_the_same_loop_can_use_it_again(cache: RedisReplayCac
     await cache.aclose()
     assert await cache.add_once("after", 5) is True
     assert await cache.add_once("before", 5) is False
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_late_batch_fails_only_its_own_callers(server: RedisServer) -> None:
+    # Batch A goes out at 0 s, batch B at 0.8 s (on a second connection), both into a
+    # frozen server. A's callers fail at their deadline, 1.6 s; the server resumes at
+    # 2 s, before B's deadline (2.4 s), and every caller in B gets its answer.
+    client = redis.asyncio.Redis(host="127.0.0.1", port=server.port, socket_timeout=10)
+    cache = RedisReplayCache(client, timeout=1.6)
+    assert await cache.add_once("warm-up", 5) is True
+    with server.paused():
+        first = [asyncio.create_task(cache.add_once(k, 5)) for k in keys(10, "a")]
+        await asyncio.sleep(0.8)
+        second = [asyncio.create_task(cache.add_once(k, 5)) for k in keys(10, "b")]
+        await asyncio.sleep(1.2)
+        assert all(task.done() for task in first)
+        assert not any(task.done() for task in second)
+    answers = await asyncio.gather(*first, return_exceptions=True)
+    assert all(isinstance(a, ReplayCacheUnavailable) for a in answers), answers
+    assert await asyncio.gather(*second) == [True] * 10
+    await cache.aclose()
