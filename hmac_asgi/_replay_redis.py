@@ -297,13 +297,17 @@ async def _answer(here: _Loop, commands: list[_Command], futures: list[_Future])
 async def _round_trip(
     client: Client, commands: list[_Command], futures: list[_Future], group: Sequence[int]
 ) -> None:
-    """One non-transactional pipeline, routed by redis-py; a SET's own error (``raise_on_
-    error=False``) answers its caller only."""
-    pipe = client.pipeline(transaction=False)
-    for i in group:
-        pipe.execute_command(*commands[i])
+    """One non-transactional pipeline, routed by redis-py (a lone SET goes as itself); a
+    SET's own error (``raise_on_error=False``) answers its caller only."""
+    answers: list[Any]
     try:
-        answers: list[Any] = await pipe.execute(raise_on_error=False)
+        if len(group) == 1:
+            answers = [await client.execute_command(*commands[group[0]])]
+        else:
+            pipe = client.pipeline(transaction=False)
+            for i in group:
+                pipe.execute_command(*commands[i])
+            answers = await pipe.execute(raise_on_error=False)
     except Exception as exc:
         answers = [exc] * len(group)
     for i, answer in zip(group, answers, strict=True):
