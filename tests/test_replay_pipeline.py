@@ -20,7 +20,7 @@ from _helpers import SECRET, echo_app, signed_headers
 from _redis import RedisServer, redis_server
 
 from hmac_asgi import HMACMiddleware, RedisReplayCache, ReplayCacheUnavailable
-from hmac_asgi._replay_redis import MAX_BATCH
+from hmac_asgi._redis_batch import MAX_BATCH
 
 PREFIX = "hmac_asgi:replay:"
 
