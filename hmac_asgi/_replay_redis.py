@@ -188,7 +188,7 @@ class RedisReplayCache:
         ttl_ms = max(1, math.ceil(ttl * 1000))
         loop = asyncio.get_running_loop()
         here = self._loops.get(loop) or self._here(loop)
-        command = ("SET", self._prefix + key, b"1", "NX", "PX", ttl_ms)
+        command = ("SET", (self._prefix + key).encode(), b"1", b"NX", b"PX", b"%d" % ttl_ms)
         try:
             created = await join(here, command, self._timeout)  # its own future only
         except self._errors as exc:
