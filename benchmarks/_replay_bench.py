@@ -46,7 +46,11 @@ LABELS = {
     "redis_hiredis": "RedisReplayCache, hiredis parser",
     "cluster": "RedisReplayCache on a 3-master Redis Cluster",
 }
-HTTP_LABELS = {"none": "2 workers, no replay cache", "redis": "2 workers, RedisReplayCache"}
+HTTP_LABELS = {
+    "none": "2 workers, no replay cache",
+    "redis": "2 workers, RedisReplayCache, pure-Python parser",
+    "redis_hiredis": "2 workers, RedisReplayCache, hiredis parser",
+}
 _stamps = itertools.count()
 
 
@@ -71,9 +75,10 @@ def _parsers() -> dict[str, Any]:
 
 
 def serve() -> ASGIApp:
-    """For ``uvicorn --factory _replay_bench:serve``: a cache on ``$REDIS_URL``, if set."""
-    url = os.environ.get("REDIS_URL")
-    cache = RedisReplayCache.from_url(url) if url else None
+    """For ``uvicorn --factory _replay_bench:serve``: a cache on ``$REDIS_URL`` if set, with
+    the reply parser named by ``$BENCH_CONFIG`` (``redis`` or ``redis_hiredis``)."""
+    url, parser = os.environ.get("REDIS_URL"), _parsers().get(os.environ["BENCH_CONFIG"])
+    cache = RedisReplayCache.from_url(url, parser_class=parser) if url else None
     return starlette(HMACMiddleware, secret_key=SECRET, replay_cache=cache)()
 
 
@@ -187,7 +192,8 @@ def _wrk(pids: tuple[int, int], url: str, body: bytes, seconds: float) -> dict[s
 
 @contextlib.contextmanager
 def _workers(**env: str) -> Iterator[tuple[int, str]]:
-    """``uvicorn --workers 2`` serving :func:`serve` until the block ends: the supervisor's
+    """``uvicorn --workers 2`` serving :func:`serve` (``env`` added to its environment)
+    until the block ends: the supervisor's
     pid and the URL. The listening socket is made here, with TCP_NODELAY, which Linux
     copies to every accepted connection: uvicorn's own socket for ``--workers`` leaves
     Nagle on, and each keep-alive response then waits ~40 ms for the client's ACK."""
@@ -224,23 +230,27 @@ def _workers(**env: str) -> Iterator[tuple[int, str]]:
 
 
 def _http(redis_url: str, redis_pid: int, rounds: int, seconds: float, warmup: float) -> Any:
-    body, configs = make_body(1024), {"none": {}, "redis": {"REDIS_URL": redis_url}}
+    body, configs = make_body(1024), {"none": {}}
+    configs |= {name: {"REDIS_URL": redis_url} for name in _parsers()}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
     with contextlib.ExitStack() as stack:
-        servers = {name: stack.enter_context(_workers(**env)) for name, env in configs.items()}
+        servers = {
+            name: stack.enter_context(_workers(BENCH_CONFIG=name, **env))
+            for name, env in configs.items()
+        }
         for name, (_, url) in servers.items():
             headers = dict((k.decode(), v.decode()) for k, v in _fresh(body))
             answers = [httpx.post(url, content=body, headers=headers, timeout=30) for _ in "12"]
-            expected = [200, 401 if name == "redis" else 200]
+            expected = [200, 200 if name == "none" else 401]
             assert [a.status_code for a in answers] == expected, f"{name} over HTTP: {answers}"
         if not shutil.which("wrk"):
             print("  replay over HTTP: answers checked; NOT LOADED: wrk is not on PATH")
             return None
-        pids = {n: (pid, redis_pid if n == "redis" else 0) for n, (pid, _) in servers.items()}
+        pids = {n: (pid, redis_pid if n != "none" else 0) for n, (pid, _) in servers.items()}
         for name, (_, url) in servers.items():
             _wrk(pids[name], url, body, warmup)
         for r in range(rounds):
-            for name in [*configs][r % 2 :] + [*configs][: r % 2]:
+            for name in [*configs][r % len(configs) :] + [*configs][: r % len(configs)]:
                 runs[name].append(_wrk(pids[name], servers[name][1], body, seconds))
     keys = ("rps", "p50_ms", "p99_ms", "server_cpu_us", "redis_cpu_us")
     return {

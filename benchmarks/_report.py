@@ -121,9 +121,15 @@ def _replay_targets(replay: dict[str, Any]) -> list[tuple[str, bool | None, str]
         measured += f"; {names[other]} {at32[other]:+.1f} us"
     found: list[tuple[str, bool | None, str]] = [(measured, at32[default] <= 35, "-")]
     if http := replay["http"]:
-        ratio = http["redis"]["rps"] / http["none"]["rps"]
-        cpu = http["redis"]["server_cpu_us"] - http["none"]["server_cpu_us"]
-        found.append((f"{ratio:.3f}x ({cpu:+.0f} us worker CPU)", ratio >= 0.85, "-"))
+
+        def ratio(name: str) -> float:
+            return float(http[name]["rps"] / http["none"]["rps"])
+
+        cpu = http[default]["server_cpu_us"] - http["none"]["server_cpu_us"]
+        measured = f"{ratio(default):.3f}x ({names[default]}, {cpu:+.0f} us worker CPU)"
+        if other in http:
+            measured += f"; {names[other]} {ratio(other):.3f}x"
+        found.append((measured, ratio(default) >= 0.85, "-"))
     else:
         found.append(("not measured", None, "-"))
     memory = f"{at1['memory']:+.1f} us (32 in flight: {at32['memory']:+.1f} us)"
@@ -165,6 +171,8 @@ def _replay(replay: dict[str, Any]) -> list[str]:
         meta, bare = http["meta"], http["none"]
         rows = []
         for name, label in HTTP_LABELS.items():
+            if name not in http:
+                continue
             r = http[name]
             cpu = f"{r['server_cpu_us']:.0f} µs ({r['server_cpu_us'] - bare['server_cpu_us']:+.0f})"
             rows.append(
@@ -173,7 +181,7 @@ def _replay(replay: dict[str, Any]) -> list[str]:
                     f"{r['rps']:,.0f} ({r['rps'] / bare['rps']:.2f}x)",
                     f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms",
                     cpu,
-                    f"{r['redis_cpu_us']:.0f} µs" if name == "redis" else "-",
+                    f"{r['redis_cpu_us']:.0f} µs" if name != "none" else "-",
                     f"{r['requests']:,.0f}",
                 ]
             )
