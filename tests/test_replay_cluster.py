@@ -90,15 +90,19 @@ async def test_plain_client_on_a_cluster_is_unavailable_not_an_error(
     # which redis-py's plain client does not follow. Those fail closed (503), never 500.
     cache = RedisReplayCache.from_url(cluster.url)
     keys = unique(30, "plain")
-    answers = await asyncio.gather(*(cache.add_once(k, 30) for k in keys), return_exceptions=True)
+    try:
+        answers = await asyncio.gather(
+            *(cache.add_once(k, 30) for k in keys), return_exceptions=True
+        )
+    finally:
+        await cache.aclose()
     masters, first = cluster.masters(), cluster.nodes[0]
     for key, answer in zip(keys, answers, strict=True):
         if cluster.node_of(PREFIX + key, masters) is first:
             assert answer is True
-        else:
+        else:  # MovedError, or a plain ResponseError from older redis-py with hiredis
             assert isinstance(answer, ReplayCacheUnavailable)
-            assert "MovedError" in str(answer)
-    await cache.aclose()
+            assert "MOVED" in str(answer)
 
 
 @pytest.mark.anyio

@@ -316,3 +316,18 @@ async def test_a_late_batch_fails_only_its_own_callers(server: RedisServer) -> N
     assert all(isinstance(a, ReplayCacheUnavailable) for a in answers), answers
     assert await asyncio.gather(*second) == [True] * 10
     await cache.aclose()
+
+
+@pytest.mark.anyio
+async def test_pure_python_parser_too(server: RedisServer) -> None:
+    # hiredis comes with the [redis] extra; without it redis-py parses in Python. The
+    # RESP2 class is the one every redis-py from 5.0.1 on has (8.x swaps in its RESP3
+    # counterpart when the connection speaks RESP3).
+    from redis._parsers import _AsyncRESP2Parser
+
+    cache = RedisReplayCache.from_url(server.url, parser_class=_AsyncRESP2Parser)
+    names = keys(50)
+    assert await asyncio.gather(*(cache.add_once(k, 5) for k in names)) == [True] * 50
+    assert await asyncio.gather(*(cache.add_once(k, 5) for k in names)) == [False] * 50
+    assert cache.client.connection_pool.connection_kwargs["parser_class"] is _AsyncRESP2Parser
+    await cache.aclose()
