@@ -102,7 +102,7 @@ async def test_plain_client_on_a_cluster_is_unavailable_not_an_error(
             assert answer is True
         else:  # MovedError, or a plain ResponseError from older redis-py with hiredis
             assert isinstance(answer, ReplayCacheUnavailable)
-            assert "MOVED" in str(answer)
+            assert "moved" in str(answer).lower()
 
 
 @pytest.mark.anyio
