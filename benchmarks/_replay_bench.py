@@ -307,3 +307,16 @@ def measure_replay(rounds: int, batch: int, http: tuple[int, float, float]) -> d
         "hiredis": HIREDIS_AVAILABLE,
         "http": over_http,
     }
+
+
+if __name__ == "__main__":  # this section alone: python benchmarks/_replay_bench.py [--quick]
+    from _report import GOALS, _replay, _replay_targets
+    from run import FULL, QUICK
+
+    settings = QUICK if "--quick" in sys.argv[1:] else FULL
+    found = measure_replay(*settings["replay"])
+    print("\n".join(_replay(found)))
+    for (target, goal), (measured, passed, _) in zip(
+        GOALS[-3:], _replay_targets(found), strict=True
+    ):
+        print(f"- {target} ({goal}): {measured}: {'PASS' if passed else 'FAIL'}")
