@@ -1,6 +1,6 @@
 """Benchmark hmac_asgi against bare frameworks, a naive verifier and destiny-sdk.
 
-    python benchmarks/run.py            # full run (~7 min): benchmarks/results.{md,png,json}
+    python benchmarks/run.py            # full run (~8 min): benchmarks/results.{md,png,json}
     python benchmarks/run.py --quick    # smoke run (< 90 s), written to a temporary directory
 
 Needs Python >= 3.12 with destiny-sdk, fastapi, uvicorn, redis and matplotlib (``make
