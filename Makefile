@@ -68,7 +68,7 @@ package: $(BIN)/.installed
 BENCH_ARGS ?=
 bench:
 	@test -f $(IVENV)/.installed || $(MAKE) interop
-	$(IVENV)/bin/pip install -q matplotlib
+	$(IVENV)/bin/pip install -q matplotlib hiredis  # hiredis: measured beside the pure-Python parser
 	$(IVENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 # Where the time goes (benchmarks/PROFILE.md); PROFILE_ARGS=--quick for a 2 s smoke run.

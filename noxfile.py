@@ -60,7 +60,7 @@ FRAMEWORKS = {"fastapi", "litestar", "quart", "django", "prometheus-client"}
 # websockets (uvicorn 0.29 imports websockets.legacy, deprecated from websockets 14 on).
 LOWEST_PINNED_EXTRAS = ("redis", "demo")
 LOWEST_PINNED_TOOLS = {"websockets"}
-SHOWN = ("starlette", "pydantic", "httpx", "anyio", "redis", "uvicorn", "websockets")
+SHOWN = ("starlette", "pydantic", "httpx", "anyio", "redis", "hiredis", "uvicorn", "websockets")
 
 
 def _output(*argv: str) -> str | None:

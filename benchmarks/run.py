@@ -1,10 +1,11 @@
 """Benchmark hmac_asgi against bare frameworks, a naive verifier and destiny-sdk.
 
-    python benchmarks/run.py            # full run (~7 min): benchmarks/results.{md,png,json}
-    python benchmarks/run.py --quick    # smoke run (< 60 s), written to a temporary directory
+    python benchmarks/run.py            # full run (~8 min): benchmarks/results.{md,png,json}
+    python benchmarks/run.py --quick    # smoke run (< 90 s), written to a temporary directory
 
-Needs Python >= 3.12 with destiny-sdk, fastapi, uvicorn and matplotlib (``make
-bench`` uses ``.venv-interop``), and wrk on PATH to load the servers. Every
+Needs Python >= 3.12 with destiny-sdk, fastapi, uvicorn, redis and matplotlib (``make
+bench`` uses ``.venv-interop``, and adds hiredis), redis-server and redis-cli (the replay
+caches' servers are started on 127.0.0.1), and wrk on PATH to load the servers. Every
 answer is asserted (a wrong one exits non-zero); a missed target is only a FAIL.
 """
 
@@ -34,6 +35,7 @@ except ImportError as exc:
 
 from _http_load import CONNECTIONS, HTTP, measure_http
 from _inprocess import measure, measure_memory
+from _replay_bench import measure_replay
 from _report import markdown, plot, targets
 from _schemes import measure_schemes
 
@@ -43,7 +45,7 @@ SIZES = (0, 1024, 64 * 1024, MIB, 16 * MIB)
 HTTP_CONFIGS = ("bare_starlette", "starlette_ours", "bare_fastapi", "fastapi_destiny")
 HTTP_CONFIGS += ("starlette_structure", "starlette_floor")
 VERSIONS = ("hmac-asgi", "starlette", "fastapi", "pydantic", "pydantic-core", "destiny-sdk")
-VERSIONS += ("uvicorn", "h11", "httptools", "httpx")
+VERSIONS += ("uvicorn", "h11", "httptools", "httpx", "redis", "hiredis")
 STREAMING = ["streaming", "streaming_ours"]
 # In process, per size: (rounds, requests per round), and warm-up batches; memory:
 # configurations and sizes; over HTTP: rounds, seconds per run, seconds of warm-up.
@@ -53,6 +55,7 @@ FULL = {
     "memory": ([*TIMED, *STREAMING], (16 * MIB, 100 * MIB)),
     "http": (3, 10.0, 2.0),
     "schemes": (61, 200),
+    "replay": (41, 320, (3, 10.0, 2.0)),  # rounds x requests in process; HTTP as above
 }
 QUICK = {
     "plan": dict(zip(SIZES, [(5, 20), (5, 20), (5, 5), (5, 2), (5, 1)], strict=True)),
@@ -60,6 +63,7 @@ QUICK = {
     "memory": (["bare_starlette", "starlette_ours", *STREAMING], (16 * MIB,)),
     "http": (1, 2.0, 1.0),
     "schemes": (3, 20),
+    "replay": (3, 64, (1, 2.0, 1.0)),
 }
 
 
@@ -113,6 +117,8 @@ def main() -> None:
     summary["inprocess"] = asyncio.run(measure(TIMED, settings["plan"], settings["warmup"]))
     print("three wire formats:")
     summary["schemes"] = asyncio.run(measure_schemes(*settings["schemes"]))
+    print("replay caches (a redis-server and a 3-master Redis Cluster on 127.0.0.1):")
+    summary["replay"] = measure_replay(*settings["replay"])
     print("peak memory per request:")
     summary["memory"] = asyncio.run(measure_memory(*settings["memory"]))
     print("over HTTP:")
