@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 IVENV := .venv-interop
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit interop test-slow matrix package bench profile clean
+.PHONY: demo test lint typecheck unit interop test-slow matrix package docs docs-serve bench profile clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,16 @@ package: $(BIN)/.installed
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
+# The documentation site (mkdocs.yml) into site/: strict, so a broken link, a missing page or
+# an API name that does not resolve fails the build. `make docs-serve` serves it with live reload.
+# (NO_MKDOCS_2_WARNING: mkdocs-material's banner about the future MkDocs 2.0, on every run.)
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+docs: $(BIN)/.installed
+	$(MKDOCS) build --strict --clean
+
+docs-serve: $(BIN)/.installed
+	$(MKDOCS) serve
+
 # Benchmarks run on Python >= 3.12 so destiny-sdk is measured in the same run.
 BENCH_ARGS ?=
 bench:
@@ -77,4 +87,4 @@ profile:
 	$(IVENV)/bin/python benchmarks/profile_path.py $(PROFILE_ARGS)
 
 clean:
-	rm -rf $(VENV) $(IVENV) .nox dist .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(IVENV) .nox dist site .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -246,7 +246,10 @@ class HMACSigningTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             (sync use) or ``httpx.AsyncHTTPTransport`` (async use), made on first use.
         origins: base URLs to sign for, e.g. ``["https://api.example.com"]``;
             requests elsewhere go out unsigned (and a warning is logged).
-        scheme, key_id, components, tag: as for :class:`HMACSigningAuth`.
+        scheme: ``"destiny"`` (the default), ``"rfc9421"`` or ``"standard-webhooks"``.
+        key_id: the RFC 9421 ``keyid``.
+        components: what an RFC 9421 signature covers, as for :class:`HMACSigningAuth`.
+        tag: an RFC 9421 ``tag`` parameter, if the server requires one.
         clock: seconds since the epoch; injectable for tests.
 
     Raises:
