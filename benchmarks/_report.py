@@ -1,6 +1,6 @@
 """One run's summary as targets, Markdown tables (``results.md``) and a plot (``results.png``).
 
-The targets are the ones the README's "Benchmarks" section reports against, each
+The targets are the ones the docs' Benchmarks page (docs/benchmarks.md) reports against, each
 shown next to the same figure for ``_floor.py``'s sketch from the same run.
 """
 

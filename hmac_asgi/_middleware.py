@@ -51,7 +51,7 @@ class HMACMiddleware:
     StandardWebhookScheme(...)]`` any of them, each request verified by the one
     whose headers it carries. Trust assumptions: the secrets are shared only with
     the clients; destiny-sdk's format does not sign the method, path or query, so
-    use TLS and a replay cache with it. See the README for every parameter.
+    use TLS and a replay cache with it. Every parameter: docs/configuration.md.
     """
 
     def __init__(

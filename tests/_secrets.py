@@ -2,13 +2,13 @@
 
 ``secret("purpose")`` makes a test secret (at least 32 bytes, distinct, the same on
 every run) and registers it under that purpose; ``secret("purpose", "text")`` registers a
-given one: a published vector's, the README's, or one whose shape a test needs (says
+given one: a published vector's, the docs', or one whose shape a test needs (says
 why). The log scanner of ``conftest.py`` reads :data:`REGISTRY` as it grows, so a secret
 made anywhere (at import, or in the middle of a test) is looked for in every log record
 from then on; ``test_secret_registry.py`` fails on a literal that looks like a secret and
 did not come through here.
 
-The secrets of the published vectors and of the README and the examples are registered
+The secrets of the published vectors and of the docs and the examples are registered
 here, whichever test uses them.
 """
 
@@ -56,7 +56,7 @@ DESTINY_VECTORS = json.loads(
 )
 for index, value in enumerate(sorted({case["secret_key"] for case in DESTINY_VECTORS["cases"]})):
     secret(f"destiny-sdk vectors' secret {index}", value)
-# The README's worked examples (destiny-sdk's format and RFC 9421), examples/app.py and
+# The docs' worked examples (destiny-sdk's format and RFC 9421), examples/app.py and
 # examples/rfc9421_call.py.
 README_SECRET = secret(
     "README examples' dev secret", "dev-only-secret-do-not-use-in-production-0123456789"

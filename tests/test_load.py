@@ -114,7 +114,7 @@ HOSTILE = [
 
 def expected_code(attempt: Attempt, case: Case) -> str:
     """The case's code; with several formats served, a request carrying no format's
-    headers is ``no_signature`` instead (README: Three wire formats)."""
+    headers is ``no_signature`` instead (docs/formats/index.md)."""
     if not any(name in MARKERS for name, _ in attempt.headers):
         return "no_signature"
     return case.code

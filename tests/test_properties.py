@@ -466,7 +466,7 @@ def expected(body: bytes, messages: list[Message]) -> tuple[str, bytes]:
 
 def tampered_code(scheme: str, signed_body: bytes) -> str:
     """The refusal of a body other than the one signed. RFC 9421 binds a body through its
-    Content-Digest: a signature over no body covers none (README: Errors)."""
+    Content-Digest: a signature over no body covers none (docs/errors.md)."""
     if scheme != "rfc9421":
         return "invalid_signature"
     return "digest_mismatch" if signed_body else "unsigned_body"
@@ -693,7 +693,7 @@ def test_a_timestamp_verifies_inside_the_window_and_is_refused_outside_it(
 
 
 def _reference_scan(auth: bytes | None, cid: bytes | None, ts: bytes | None) -> object:
-    """The README's "How a request is verified" (step 1, headers) and "The wire format"
+    """The docs' "How a request is verified" (step 1, headers) and "The wire format"
     as plainly as possible: the first failing check's code, or the values."""
     if not auth:
         return "missing_authorization"

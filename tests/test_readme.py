@@ -1,21 +1,46 @@
-"""The README tells the truth: the worked example, the configuration and error tables."""
+"""The docs tell the truth: the worked example, the configuration and error tables.
+
+The reference lives in ``docs/``, a page per subject. The RFC 9421 worked example is
+checked by ``test_rfc9421.py``.
+"""
 
 from __future__ import annotations
 
 import inspect
 import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from hmac_asgi import HMACMiddleware, create_signature
+import pytest
+
+from hmac_asgi import (
+    DestinyScheme,
+    HMACAuth,
+    HMACMiddleware,
+    HMACSigningAuth,
+    HMACSigningTransport,
+    MemoryReplayCache,
+    MessageSignatureScheme,
+    RedisReplayCache,
+    StandardWebhookScheme,
+    create_signature,
+    hmac_openapi,
+)
 from hmac_asgi._errors import CATALOGUE
 from hmac_asgi.schemes.destiny import signed_suffix
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+README = (ROOT / "README.md").read_text("utf-8")
+WIRE_FORMAT = (DOCS / "formats" / "destiny.md").read_text("utf-8")
+CONFIGURATION = (DOCS / "configuration.md").read_text("utf-8")
+ERRORS = (DOCS / "errors.md").read_text("utf-8")
 
 
 def row(label: str) -> str:
-    match = re.search(rf"^\| {re.escape(label)} \| (.+) \|$", README, re.MULTILINE)
+    match = re.search(rf"^\| {re.escape(label)} \| (.+) \|$", WIRE_FORMAT, re.MULTILINE)
     assert match, label
     return match.group(1)
 
@@ -34,10 +59,43 @@ def test_worked_example_is_correct() -> None:
 def test_every_middleware_argument_is_in_the_configuration_table() -> None:
     params = [p for p in inspect.signature(HMACMiddleware).parameters if p != "app"]
     for name in params:
-        assert re.search(rf"^\| `{name}` \| ", README, re.MULTILINE), name
+        assert re.search(rf"^\| `{name}` \| ", CONFIGURATION, re.MULTILINE), name
+
+
+@pytest.mark.parametrize(
+    ("shown", "constructor"),
+    [
+        ("HMACSigningTransport", HMACSigningTransport),
+        ("HMACSigningAuth", HMACSigningAuth),
+        ("HMACAuth", HMACAuth),
+        ("DestinyScheme", DestinyScheme),
+        ("MessageSignatureScheme", MessageSignatureScheme),
+        ("StandardWebhookScheme", StandardWebhookScheme),
+        ("MemoryReplayCache", MemoryReplayCache),
+        ("RedisReplayCache", RedisReplayCache),
+        ("RedisReplayCache.from_url", RedisReplayCache.from_url),
+        ("RedisReplayCache.from_nodes", RedisReplayCache.from_nodes),
+        ("hmac_openapi", hmac_openapi),
+    ],
+)
+def test_the_other_constructors_are_shown_with_every_parameter(
+    shown: str, constructor: Callable[..., Any]
+) -> None:
+    """Their row holds the signature: each parameter, and each default as Python spells it."""
+    match = re.search(rf"^\| `{re.escape(shown)}\((.*)\)` \| ", CONFIGURATION, re.MULTILINE)
+    assert match, f"{shown} has no row in docs/configuration.md"
+    written = match.group(1)
+    for name, param in inspect.signature(constructor).parameters.items():
+        prefix = "**" if param.kind is param.VAR_KEYWORD else ""
+        assert re.search(rf"(^|[ (*]){re.escape(prefix + name)}\b", written), (shown, name)
+        if param.default is not param.empty and callable(param.default):
+            assert f"{name}=time.time" in written, (shown, name)
+        elif param.default is not param.empty:
+            default = written.split(f"{name}=", 1)[1]
+            value = eval(re.split(r", (?=[a-z_]+=)|, \*", default)[0])  # noqa: S307 - our docs
+            assert value == param.default, (shown, name, value)
 
 
 def test_every_failure_code_is_in_the_error_table() -> None:
-    codes = set(CATALOGUE)
-    for code in codes:
-        assert f"| `{code}` |" in README, code
+    for code in set(CATALOGUE):
+        assert f"| `{code}` |" in ERRORS, code

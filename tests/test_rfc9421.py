@@ -1,6 +1,6 @@
 """RFC 9421 HTTP Message Signatures (``hmac-sha256``): the middleware, the client, the CLI.
 
-The README's worked example, round trips, what a signature really binds, the policy,
+The docs' worked example, round trips, what a signature really binds, the policy,
 malformed headers, several signatures, keys, replay, ``Content-Digest``, WebSockets,
 proxies and the command line. Peer vectors (RFC 9421 B.2.5 and other implementations)
 are in ``test_rfc9421_vectors.py`` and ``interop/``.
@@ -68,7 +68,7 @@ from hmac_asgi._cli import main
 from hmac_asgi._mac import MacKey
 from hmac_asgi.schemes.rfc9421 import RequestMessage, signature_base
 
-README = Path(__file__).parent.parent / "README.md"
+WORKED_EXAMPLE_PAGE = Path(__file__).parent.parent / "docs" / "formats" / "rfc9421.md"
 ALL = '("@method" "@authority" "@path" "@query")'
 WITH_DIGEST = '("@method" "@authority" "@path" "@query" "content-digest")'
 PARAMS = f';created={NOW};keyid="{KEY_ID}"'
@@ -127,10 +127,10 @@ def check_refused(outcome: Outcome, code: str, detail: str | None = None) -> Non
         assert outcome.json()["detail"] == detail
 
 
-# --- the README's worked example ----------------------------------------------------------
+# --- the docs' worked example --------------------------------------------------------------
 
 
-class ReadmeExample(NamedTuple):
+class WorkedExample(NamedTuple):
     method: str
     url: str
     body: bytes
@@ -141,26 +141,27 @@ class ReadmeExample(NamedTuple):
     base: bytes
 
 
-def readme_example() -> ReadmeExample:
-    """The RFC 9421 worked example, read from README.md (so the test fails if it drifts)."""
-    section = README.read_text("utf-8").split("### RFC 9421 HTTP Message Signatures", 1)[1]
+def worked_example() -> WorkedExample:
+    """The RFC 9421 worked example, read from its docs page (so the test fails if it drifts)."""
+    page = WORKED_EXAMPLE_PAGE.read_text("utf-8")
+    section = page.split("# RFC 9421 HTTP Message Signatures", 1)[1]
     intro = re.search(
         r"Worked example \(checked by `tests/test_rfc9421\.py`\): `(\w+) (\S+)`,\s+"
         r"body `([^`]*)`, keyid `([^`]*)`, secret `([^`]*)`,\s+signed at (\d+):",
         section,
     )
-    assert intro is not None, "the README's RFC 9421 worked example moved or changed shape"
+    assert intro is not None, "the RFC 9421 worked example moved or changed shape"
     blocks = re.findall(r"```\n(.*?)\n```", section, re.S)
     headers = dict(line.split(": ", 1) for line in blocks[0].splitlines())
     method, url, body, key_id, secret, created = intro.groups()
-    return ReadmeExample(
+    return WorkedExample(
         method, url, body.encode(), key_id, secret, int(created), headers, blocks[1].encode()
     )
 
 
-def test_readme_example_is_what_our_signer_sends() -> None:
-    """Our signer produces exactly the README's three headers for its request."""
-    ex = readme_example()
+def test_worked_example_is_what_our_signer_sends() -> None:
+    """Our signer produces exactly the worked example's three headers for its request."""
+    ex = worked_example()
     assert set(ex.headers) == {"Content-Digest", "Signature-Input", "Signature"}
     ours = signed(
         "rfc9421",
@@ -174,9 +175,9 @@ def test_readme_example_is_what_our_signer_sends() -> None:
     assert ours.httpx == ex.headers
 
 
-def test_readme_example_signature_base() -> None:
-    """The README's base is the one derived from its request, and its MAC is the Signature."""
-    ex = readme_example()
+def test_worked_example_signature_base() -> None:
+    """The example's base is the one derived from its request, and its MAC is the Signature."""
+    ex = worked_example()
     assert ex.headers["Content-Digest"] == d256(ex.body)
     member = ex.headers["Signature-Input"].removeprefix("sig1=")
     from hmac_asgi._sfv import parse_dictionary, serialize_item
@@ -194,9 +195,9 @@ def test_readme_example_signature_base() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("skew", "status"), [(0, 200), (300, 200), (301, 401)])
-async def test_readme_example_passes_the_middleware(skew: int, status: int) -> None:
-    """The README's request is accepted at its time (and within max_age of it), not after."""
-    ex = readme_example()
+async def test_worked_example_passes_the_middleware(skew: int, status: int) -> None:
+    """The example's request is accepted at its time (and within max_age of it), not after."""
+    ex = worked_example()
     mw = HMACMiddleware(
         who_app,
         schemes=[MessageSignatureScheme(keys={ex.key_id: ex.secret})],

@@ -222,7 +222,7 @@ def test_authority_normalization(host: str, scheme: str, expected: str) -> None:
 
 # (Host, raw path, query) -> component -> value. Our @target-uri is rebuilt from the
 # normalized authority: a server only has Host, not the spelling of the client's URL
-# (the peer signs `HTTPS://EXAMPLE.com:00443/...` as spelled: see the README).
+# (the peer signs `HTTPS://EXAMPLE.com:00443/...` as spelled: see docs/formats/rfc9421.md).
 DERIVED = [
     (
         ("EXAMPLE.com:00443", b"/a%2fb/../c", b"q=%2f"),
@@ -326,7 +326,7 @@ def test_query_param_absent_or_nameless_is_refused() -> None:
 
 def test_query_param_name_is_matched_encoded() -> None:
     # The name parameter is the encoded name (RFC 9421 section 2.2.8). The peer also
-    # matches a decoded or `+` spelling; we do not (README: Interop notes).
+    # matches a decoded or `+` spelling; we do not (docs/formats/rfc9421.md).
     scope = as_received(query=b"a+b=1&c%2Bd=2")
     assert value("@query-param", scope, name="a%20b") == "1"
     assert value("@query-param", scope, name="c%2Bd") == "2"
