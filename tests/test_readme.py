@@ -1,7 +1,9 @@
-"""The docs tell the truth: the worked example, the configuration and error tables.
+"""The README and the docs tell the truth: the worked example, the configuration and error
+tables, and links that lead somewhere.
 
-The reference lives in ``docs/``, a page per subject. The RFC 9421 worked example is
-checked by ``test_rfc9421.py``.
+The reference lives in ``docs/`` (a page per subject); the README summarises it and links
+there. The RFC 9421 worked example is checked by ``test_rfc9421.py``, and every Python
+block of both by ``test_docs_code.py``.
 """
 
 from __future__ import annotations
@@ -99,3 +101,23 @@ def test_the_other_constructors_are_shown_with_every_parameter(
 def test_every_failure_code_is_in_the_error_table() -> None:
     for code in set(CATALOGUE):
         assert f"| `{code}` |" in ERRORS, code
+
+
+def relative_links(text: str) -> list[str]:
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    return [t.split("#")[0] for t in targets if ":" not in t and not t.startswith("#")]
+
+
+def test_the_readmes_links_lead_to_files_of_the_repository() -> None:
+    """GitHub and the sdist read these as they are: relative, each to a file that exists."""
+    links = relative_links(README)
+    assert any(link.startswith("docs/") for link in links)
+    for link in links:
+        assert (ROOT / link).exists(), link
+
+
+def test_the_readme_links_every_page_of_the_docs_but_the_changelog_and_itself() -> None:
+    linked = {ROOT / link for link in relative_links(README)}
+    for page in DOCS.rglob("*.md"):
+        if page.name != "changelog.md":  # the README links CHANGELOG.md itself
+            assert page in linked, f"the README does not link {page.relative_to(ROOT)}"
