@@ -50,6 +50,7 @@ PYTEST = ("-m", "not interop and not slow", "-q", "-p", "no:cacheprovider")
 FRAMEWORK_TESTS = (
     "tests/test_frameworks.py",
     "tests/test_examples.py",
+    "tests/test_docs_code.py",  # the documentation's examples use every framework
     "tests/test_dependency.py",
     "tests/test_openapi.py",
     "tests/test_identity.py",
