@@ -113,6 +113,8 @@ def test_sdist_has_what_building_and_testing_need_and_no_venvs_or_caches(dist: P
         "README.md",
         "LICENSE",
         "CHANGELOG.md",
+        "SECURITY.md",
+        "mkdocs.yml",
         "noxfile.py",
         "hmac_asgi/py.typed",
         "tests/data/destiny-signatures.json",
@@ -120,6 +122,9 @@ def test_sdist_has_what_building_and_testing_need_and_no_venvs_or_caches(dist: P
     needed |= {str(p.relative_to(ROOT)) for p in (ROOT / NAME).glob("*.py")}
     needed |= {str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")}
     needed |= {str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.py")}
+    # The tests read the docs (tables, worked examples, code blocks), tools/ is in mkdocs.yml.
+    needed |= {str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md")}
+    needed |= {str(p.relative_to(ROOT)) for p in (ROOT / "tools").glob("*.py")}
     assert needed <= names, sorted(needed - names)
     unwanted = sorted(
         n for n in names if UNWANTED & set(Path(n).parts) or n.endswith((".pyc", ".coverage"))
