@@ -146,7 +146,7 @@ def worked_example() -> WorkedExample:
     page = WORKED_EXAMPLE_PAGE.read_text("utf-8")
     section = page.split("# RFC 9421 HTTP Message Signatures", 1)[1]
     intro = re.search(
-        r"Worked example \(checked by `tests/test_rfc9421\.py`\): `(\w+) (\S+)`,\s+"
+        r"## Worked example\s+Checked by `tests/test_rfc9421\.py`: `(\w+) (\S+)`,\s+"
         r"body `([^`]*)`, keyid `([^`]*)`, secret `([^`]*)`,\s+signed at (\d+):",
         section,
     )
