@@ -39,7 +39,10 @@ def cluster() -> Iterator[ClusterServers]:
 
 @pytest.fixture
 async def cache(cluster: ClusterServers) -> AsyncIterator[RedisReplayCache]:
-    replay_cache = RedisReplayCache.from_nodes(cluster.addresses)
+    # A generous timeout: these tests check answers, not speed (a MOVED slot map is
+    # reloaded in several round trips, slow on a loaded machine); the ones about
+    # timeouts make caches of their own.
+    replay_cache = RedisReplayCache.from_nodes(cluster.addresses, timeout=5.0)
     yield replay_cache
     await replay_cache.aclose()
 
