@@ -159,6 +159,7 @@ class ClusterServers:
             timeout=timeout,
         )  # fmt: skip
         self.wait_ok(timeout)
+        self.wait_consistent(timeout)
 
     def wait_ok(self, timeout: float = 30.0) -> None:
         """Until every node says ``cluster_state:ok`` and knows every master."""
@@ -177,6 +178,27 @@ class ClusterServers:
             if time.monotonic() > deadline:
                 raise RuntimeError("the cluster did not reach cluster_state:ok")
             time.sleep(0.1)
+
+    def config(self, node: ClusterNodeServer) -> set[tuple[str, ...]]:
+        """``node``'s view of the cluster: each master's id, config epoch and slot ranges
+        (CLUSTER NODES without its link state, its own flags or migrations in progress)."""
+        view = set()
+        # CLUSTER NODES: <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slots>
+        for line in node.cli("cluster", "nodes").splitlines():
+            fields = line.split()
+            slots = (s for s in fields[8:] if not s.startswith("["))
+            view.add((fields[0], fields[6], *sorted(slots)))
+        return view
+
+    def wait_consistent(self, timeout: float = 30.0) -> None:
+        """Until every node has the same view of every master's epoch and slots: what a
+        node was told reaches the others by gossip, and a stale gossip message with a
+        higher epoch than a node knows of the new owner would hand a moved slot back."""
+        deadline = time.monotonic() + timeout
+        while len({frozenset(self.config(node)) for node in self.nodes}) > 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the nodes of the cluster do not agree on its config")
+            time.sleep(0.05)
 
     def masters(self) -> dict[int, list[tuple[int, int]]]:
         """Each master's port and the slot ranges it serves, as the first node sees them."""

@@ -144,11 +144,14 @@ async def test_replay_refused_across_two_middlewares(cluster: ClusterServers) ->
 
 
 def _move_slot(cluster: ClusterServers, slot: int, target: ClusterNodeServer) -> None:
-    """Give an empty ``slot`` to ``target`` on every master (what a resharding ends with)."""
+    """Give an empty ``slot`` to ``target`` on every master (what a resharding ends with),
+    and wait until gossip has told every node: the tests then check the cache, not Redis."""
     target.cli("cluster", "bumpepoch")
+    cluster.wait_consistent()  # every node knows the target's new epoch before the move
     target_id = cluster.node_id(target)
     for node in [target, *(n for n in cluster.nodes if n is not target)]:
         node.cli("cluster", "setslot", str(slot), "node", target_id)
+    cluster.wait_consistent()
 
 
 @pytest.mark.anyio
