@@ -171,7 +171,9 @@ async def test_transport_streams_async_generator() -> None:
 # --- round trips: the auth -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [b"", BODIES["json"], BODIES["binary"]], ids=str)
+@pytest.mark.parametrize(
+    "body", [b"", BODIES["json"], BODIES["binary"]], ids=["empty", "json", "binary"]
+)
 def test_auth_sync(
     server: tuple[str, list[str]], body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
