@@ -322,6 +322,50 @@ def test_odd_401_is_returned_untouched_sync(kind: str) -> None:
     )
 
 
+def answers(app: Any, seen: list[str]) -> Any:
+    """Records what the server answered to each request that reached it: "ok" or the ``code``."""
+
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        status = 0
+
+        async def send_recorded(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                seen.append("ok" if status == 200 else json.loads(message["body"])["code"])
+            await send(message)
+
+        await app(scope, receive, send_recorded)
+
+    return recorded
+
+
+@pytest.mark.anyio
+@KINDS
+async def test_clock_fixed_after_a_correction_replaces_the_offset(kind: str) -> None:
+    # The client's clock is an hour slow, then NTP fixes it. The offset learnt for the
+    # slow clock now dates requests an hour ahead: one refusal, and the offset the
+    # server's Date implies must replace the old one (not be added to it).
+    now = [1_800_000_000.25]
+    skew = [-3600.0]
+    seen: list[str] = []
+    server = HMACMiddleware(
+        echo_app, secret_key=SECRET, replay_cache=MemoryReplayCache(), clock=lambda: now[0]
+    )
+    app = answers(dated(server, lambda: now[0]), seen)
+    async with async_client(kind, app, clock=lambda: now[0] + skew[0]) as client:
+        check_echo(await client.post("/echo", content=b"slow clock"), b"slow clock")
+        assert seen == ["expired", "ok"]  # refused with the server's Date, re-signed
+        now[0] += 60
+        skew[0] = 0.0  # NTP fixed the client's clock
+        check_echo(await client.post("/echo", content=b"fixed clock"), b"fixed clock")
+        assert seen[2:] == ["future_timestamp", "ok"]  # the stale offset, re-learnt
+        now[0] += 60
+        check_echo(await client.post("/echo", content=b"settled"), b"settled")
+        assert seen[4:] == ["ok"]  # straight through: one server hit
+
+
 @KINDS
 def test_skewed_clock_corrected_from_uvicorn_date(kind: str) -> None:
     calls: list[dict[str, str]] = []
