@@ -150,6 +150,27 @@ async def test_key_has_prefix_and_ttl_within_window(server: RedisServer) -> None
 
 
 @pytest.mark.anyio
+async def test_future_dated_request_is_remembered_until_its_own_expiry(
+    server: RedisServer,
+) -> None:
+    # Dated almost max_age ahead, a request stays fresh for almost 2 * max_age: its key
+    # must live at least until timestamp + max_age, not max_age from now. Redis expires
+    # keys on its own clock: its PTTL says when, with no need to wait for it.
+    cache = RedisReplayCache.from_url(server.url)
+    app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache, max_age=30)
+    timestamp = time.time() + 29.5
+    headers = signed("destiny", at=f"{timestamp}").httpx
+    async with client_for(app) as client:
+        assert (await client.get("/", headers=headers)).status_code == 200
+        replay = await client.get("/", headers=headers)
+        assert (replay.status_code, replay.json().get("code")) == (401, "replayed")
+    (key,) = await cache.client.keys("*")
+    expires = time.time() + await cache.client.pttl(key) / 1000
+    assert expires >= timestamp + 30
+    await cache.aclose()
+
+
+@pytest.mark.anyio
 async def test_concurrent_copies_at_two_instances_exactly_one_passes(
     server: RedisServer,
 ) -> None:
