@@ -93,16 +93,29 @@ async def test_client_disconnect_mid_body_never_calls_app(after: int) -> None:
 
 
 @pytest.mark.anyio
-async def test_body_limit_exact_passes_and_one_more_byte_is_413() -> None:
+@pytest.mark.parametrize("declared", [False, True], ids=["streamed", "content-length"])
+async def test_body_limit_exact_passes_and_one_more_byte_is_413(declared: bool) -> None:
     for size, status in ((100, 200), (101, 413)):
         body = b"z" * size
         outcome = Outcome()
         headers = signed("destiny", body, at=NOW).raw
+        headers += [(b"content-length", str(size).encode())] if declared else []
         await drive(
             middleware(outcome, max_body_size=100), http_scope(headers), chunks(body, 10), outcome
         )
         assert outcome.status == status
         assert outcome.app_calls == (status == 200)
+
+
+@pytest.mark.anyio
+async def test_max_body_size_zero_admits_only_empty_bodies() -> None:
+    for body, status in ((b"", 200), (b"x", 413)):
+        outcome = Outcome()
+        headers = signed("destiny", body, at=NOW).raw
+        await drive(
+            middleware(outcome, max_body_size=0), http_scope(headers), chunks(body, 1), outcome
+        )
+        assert outcome.status == status
 
 
 @pytest.mark.anyio
