@@ -273,14 +273,14 @@ async def test_retry_does_not_loop(kind: str) -> None:
     assert len(calls) == 2
 
 
-def refusing(body: bytes, calls: list[str], date: bytes | None = None) -> Any:
-    """Always answers 401 with ``body`` (and ``date``), counting the attempts."""
+def refusing(body: bytes, calls: list[str], date: bytes | None = None, status: int = 401) -> Any:
+    """Always answers ``status`` with ``body`` (and ``date``), counting the attempts."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         calls.append(scope["path"])
         headers = [(b"content-type", b"application/json")]
         headers += [(b"date", date)] if date is not None else []
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -305,6 +305,45 @@ async def test_odd_401_is_returned_untouched(kind: str, date: bytes, body: bytes
     async with async_client(kind, refusing(body, calls, date)) as client:
         response = await client.get("/")
     assert (response.status_code, response.content, len(calls)) == (401, body, 1)
+    assert response.headers["content-type"] == "application/json"  # read, not rebuilt bare
+
+
+@pytest.mark.anyio
+@KINDS
+async def test_the_future_timestamp_code_alone_is_a_clock_refusal(kind: str) -> None:
+    calls: list[str] = []
+    body = b'{"detail": "Reworded by a newer server.", "code": "future_timestamp"}'
+    async with async_client(kind, refusing(body, calls, SKEWED_DATE)) as client:
+        response = await client.get("/")
+    assert (response.status_code, len(calls)) == (401, 2)  # re-signed once
+
+
+@pytest.mark.anyio
+@KINDS
+@pytest.mark.parametrize("status", [200, 403])
+async def test_clock_refusal_text_in_a_non_401_is_not_retried(kind: str, status: int) -> None:
+    calls: list[str] = []
+    async with async_client(kind, refusing(EXPIRED, calls, SKEWED_DATE, status)) as client:
+        response = await client.get("/")
+    assert (response.status_code, response.content, len(calls)) == (status, EXPIRED, 1)
+
+
+@pytest.mark.anyio
+@KINDS
+async def test_a_refusal_dated_like_the_learnt_clock_is_not_retried(kind: str) -> None:
+    # The client's clock is an hour slow and the server refuses every request as
+    # expired. The first is re-signed once; after that the server's Date agrees
+    # with the corrected clock, so the refusal is not the clock's and is returned.
+    calls: list[str] = []
+    server_now = 1_800_000_000.0
+    date = formatdate(server_now, usegmt=True).encode()
+    async with async_client(
+        kind, refusing(EXPIRED, calls, date), clock=lambda: server_now - 3600
+    ) as client:
+        assert (await client.get("/")).status_code == 401
+        assert len(calls) == 2  # refused, re-signed with the server's time, refused
+        assert (await client.get("/")).status_code == 401
+        assert len(calls) == 3  # the Date agrees with the corrected clock: no retry
 
 
 @KINDS

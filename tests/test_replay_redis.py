@@ -95,6 +95,10 @@ async def test_from_url_sets_socket_timeouts(server: RedisServer) -> None:
     assert kwargs["socket_timeout"] == 0.25
     assert kwargs["socket_connect_timeout"] == 1.0
     await cache.aclose()
+    cache = RedisReplayCache.from_url(server.url, timeout=0.25)
+    kwargs = cache.client.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.25, 0.25)
+    await cache.aclose()
 
 
 @pytest.mark.anyio
