@@ -51,6 +51,19 @@ async def test_hmac_auth_dependency() -> None:
 
 
 @pytest.mark.anyio
+async def test_dependencies_answer_true_and_use_the_injected_clock() -> None:
+    # destiny-sdk's dependencies return True; the clock decides freshness.
+    then = 1_000_000_000.5
+    scope = signed("destiny", b"", at=then).scope()
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    assert await HMACAuth(SECRET, clock=lambda: then)(Request(scope, receive)) is True
+    assert await BypassHMACAuth()(Request(scope)) is True
+
+
+@pytest.mark.anyio
 async def test_bypass_dependency_lets_everything_through() -> None:
     transport = httpx.ASGITransport(app_with(BypassHMACAuth()))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

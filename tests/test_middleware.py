@@ -129,9 +129,29 @@ async def test_streamed_body_over_limit_stops_reading() -> None:
 
 
 @pytest.mark.anyio
-async def test_declared_content_length_over_limit_is_refused_before_reading() -> None:
+async def test_a_numeric_header_is_not_taken_for_the_content_length() -> None:
     outcome = Outcome()
-    headers = [*signed("destiny", b"", at=NOW).raw, (b"content-length", b"101")]
+    headers = [*signed("destiny", b"", at=NOW).raw, (b"x-item-count", b"1000")]
+    mw = middleware(outcome, max_body_size=100)
+    await drive(mw, http_scope(headers), chunks(b"", 1), outcome)
+    assert outcome.status == 200
+
+
+@pytest.mark.anyio
+async def test_empty_client_secrets_refuses_everyone() -> None:
+    outcome = Outcome()
+    mw = middleware(outcome, secret_key=None, client_secrets={})
+    await drive(mw, http_scope(signed("destiny", b"", at=NOW).raw), chunks(b"", 1), outcome)
+    assert outcome.code() == (401, "invalid_signature")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("declared", [b"101", b"1000", b"000101"])
+async def test_declared_content_length_over_limit_is_refused_before_reading(
+    declared: bytes,
+) -> None:
+    outcome = Outcome()
+    headers = [*signed("destiny", b"", at=NOW).raw, (b"content-length", declared)]
     mw = middleware(outcome, max_body_size=100)
     await drive(mw, http_scope(headers), [], outcome, then="forbid")
     assert outcome.status == 413
@@ -179,6 +199,7 @@ async def test_websocket_unsigned_is_closed_before_accept() -> None:
     await drive(mw, ws_scope(WS_URL, {}), [{"type": "websocket.connect"}], outcome)
     assert [m["type"] for m in outcome.sent] == ["websocket.close"]
     assert outcome.sent[0]["code"] == 1008
+    assert outcome.sent[0]["reason"] == "Authorization header missing."
 
 
 @pytest.mark.anyio
