@@ -359,6 +359,7 @@ def test_odd_401_is_returned_untouched_sync(kind: str) -> None:
         "<html>Token is expired.</html>",
         1,
     )
+    assert response.extensions["http_version"] == b"HTTP/1.1"  # handed on as it came
 
 
 def answers(app: Any, seen: list[str]) -> Any:
@@ -577,6 +578,10 @@ def test_origins_lists_every_host_to_sign_for() -> None:
             response = client.post(f"{first}/a", content=b"data")
     check_echo(response, b"data")
     assert seen[0]["authorization"].startswith("Signature ")
+
+
+def test_origins_take_http_and_https_urls() -> None:
+    transport(origins=["https://api.example.com", "http://127.0.0.1:8000"])
 
 
 @pytest.mark.parametrize(

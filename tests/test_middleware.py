@@ -180,13 +180,19 @@ async def test_exclude_paths_match_the_exact_path_only(path: str, exempt: bool) 
 
 @pytest.mark.anyio
 async def test_lifespan_passes_straight_through() -> None:
-    seen: list[str] = []
+    seen: list[tuple[Any, ...]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        seen.append(scope["type"])
+        seen.append((scope["type"], receive, send))
 
-    await HMACMiddleware(app, secret_key=SECRET)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
-    assert seen == ["lifespan"]
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    await HMACMiddleware(app, secret_key=SECRET)({"type": "lifespan"}, receive, send)
+    assert seen == [("lifespan", receive, send)]  # the server's own channels, both ways
 
 
 WS_URL = "http://testserver/ws"
@@ -251,6 +257,24 @@ async def test_freshness_window_is_inclusive_both_ways(skew: float, status: int)
     headers = signed("destiny", b"", at=repr(NOW + skew)).raw
     await drive(middleware(outcome), http_scope(headers), chunks(b"", 1), outcome)
     assert outcome.status == status
+
+
+@pytest.mark.anyio
+async def test_without_body_timeout_a_clock_stepping_back_mid_body_is_refused() -> None:
+    # Freshness is checked again once the body is in (nothing bounded its read): a wall
+    # clock stepped back by more than max_age meanwhile makes the request future-dated.
+    now = [NOW]
+    outcome = Outcome()
+    mw = middleware(outcome, body_timeout=None, clock=lambda: now[0])
+    headers = signed("destiny", b"ab", at=NOW).raw
+    first, last = chunks(b"ab", 1)
+
+    def step_back() -> None:  # between the two chunks
+        now[0] = NOW - 301
+
+    await drive(mw, http_scope(headers), [first, step_back, last], outcome)
+    assert outcome.app_calls == 0
+    assert outcome.code() == (401, "future_timestamp")
 
 
 @pytest.mark.anyio
