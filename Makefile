@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 IVENV := .venv-interop
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit interop test-slow matrix package docs docs-serve bench profile clean
+.PHONY: demo test lint typecheck unit interop test-slow matrix package docs docs-serve bench profile \
+	mutate mutate-all clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,5 +87,16 @@ profile:
 	@test -f $(IVENV)/.installed || $(MAKE) interop
 	$(IVENV)/bin/python benchmarks/profile_path.py $(PROFILE_ARGS)
 
+# Mutation testing with mutmut ([tool.mutmut] in pyproject.toml says what is mutated and
+# which tests run; tools/mutate.py). Not in CI: too slow for it (docs/development.md,
+# "Mutation testing"). `make mutate` checks a fixed slice, the mutants whose number matches
+# MUTATE_SAMPLE; `make mutate-all` checks every mutant.
+MUTATE_SAMPLE ?= *[147]
+mutate: $(BIN)/.installed
+	$(BIN)/python tools/mutate.py --sample '$(MUTATE_SAMPLE)'
+
+mutate-all: $(BIN)/.installed
+	$(BIN)/python tools/mutate.py --all
+
 clean:
-	rm -rf $(VENV) $(IVENV) .nox dist site .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(IVENV) .nox dist site .pytest_cache .mypy_cache .ruff_cache .coverage mutants

@@ -336,8 +336,15 @@ def free_port() -> int:
 def serve(app: Any, **config: Any) -> Iterator[str]:
     """Run ``app`` under a real uvicorn on 127.0.0.1 in a thread; yields the base URL."""
     port = free_port()
+
+    # uvicorn takes an app it can call with no arguments for a factory. A plain
+    # function cannot be; an app object whose __call__ accepts *args (as under
+    # mutation testing's wrappers) could, and would be called instead of served.
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+        uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", **config)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -286,10 +286,13 @@ def destiny_cases() -> list[Case]:
             401,
             "duplicate_header",
             {
-                "authorization-twice": twice(AUTH),
-                "authorization-twice-other": twice(AUTH, b"Bearer x"),
-                "client-id-twice": twice(CID),
-                "timestamp-twice": twice(TS),
+                name: {"edits": (edit,), "detail": f"Duplicate {header} header."}
+                for name, edit, header in [
+                    ("authorization-twice", twice(AUTH), "Authorization"),
+                    ("authorization-twice-other", twice(AUTH, b"Bearer x"), "Authorization"),
+                    ("client-id-twice", twice(CID), "X-Client-Id"),
+                    ("timestamp-twice", twice(TS), "X-Request-Timestamp"),
+                ]
             },
         ),
         *answered(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
+from typing import Any
 
 import pytest
-from _asgi import Outcome, chunks, drive, echo_app, http_scope, recording_app, serve
+from _asgi import Outcome, chunks, drive, echo_app, http_scope, read_body, recording_app, serve
 from _signing import SECRET, signed
 
 from hmac_asgi import HMACMiddleware
@@ -34,6 +36,50 @@ async def test_stalled_body_gets_408_and_app_is_not_called(anyio_backend: str) -
     }
     assert outcome.app_calls == 0
     assert 0.15 < elapsed < 2
+
+
+@pytest.mark.anyio
+async def test_a_408_leaves_the_task_uncancelled() -> None:
+    # The watchdog's cancel is taken back: the server's later awaits (and any
+    # asyncio.timeout around the app) must not see a pending cancellation.
+    outcome, _ = await _stalled_run(0.2)
+    assert outcome.status == 408
+    if sys.version_info >= (3, 11):
+        task = asyncio.current_task()
+        assert task is not None and task.cancelling() == 0
+
+
+@pytest.mark.anyio
+async def test_concurrent_stalled_bodies_each_get_408() -> None:
+    # One watchdog per middleware, one deadline per request: a second request
+    # arriving must not make the first one's deadline forgotten.
+    mw = HMACMiddleware(echo_app, secret_key=SECRET, body_timeout=0.2)
+    first = {"type": "http.request", "body": b"a", "more_body": True}
+
+    async def stalled(delay: float) -> tuple[Outcome, float]:
+        await asyncio.sleep(delay)
+        started = time.monotonic()
+        scope = http_scope(signed("destiny", b"ab").raw)
+        outcome = await drive(mw, scope, [first], then="block")
+        return outcome, time.monotonic() - started
+
+    runs = await asyncio.wait_for(asyncio.gather(stalled(0), stalled(0.05)), 5)
+    assert [outcome.status for outcome, _ in runs] == [408, 408]
+    assert all(elapsed < 2 for _, elapsed in runs)
+
+
+@pytest.mark.anyio
+async def test_a_slow_app_after_the_body_is_not_cut_off() -> None:
+    # The deadline covers reading the body, not the app: it is disarmed once read.
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        await read_body(receive)
+        await asyncio.sleep(0.6)  # three times the body timeout
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    mw = HMACMiddleware(slow_app, secret_key=SECRET, body_timeout=0.2)
+    outcome = await drive(mw, http_scope(signed("destiny", b"ab").raw), chunks(b"ab", 2))
+    assert (outcome.status, outcome.body) == (200, b"done")
 
 
 @pytest.mark.anyio

@@ -171,7 +171,9 @@ async def test_transport_streams_async_generator() -> None:
 # --- round trips: the auth -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [b"", BODIES["json"], BODIES["binary"]], ids=str)
+@pytest.mark.parametrize(
+    "body", [b"", BODIES["json"], BODIES["binary"]], ids=["empty", "json", "binary"]
+)
 def test_auth_sync(
     server: tuple[str, list[str]], body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -271,14 +273,14 @@ async def test_retry_does_not_loop(kind: str) -> None:
     assert len(calls) == 2
 
 
-def refusing(body: bytes, calls: list[str], date: bytes | None = None) -> Any:
-    """Always answers 401 with ``body`` (and ``date``), counting the attempts."""
+def refusing(body: bytes, calls: list[str], date: bytes | None = None, status: int = 401) -> Any:
+    """Always answers ``status`` with ``body`` (and ``date``), counting the attempts."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         calls.append(scope["path"])
         headers = [(b"content-type", b"application/json")]
         headers += [(b"date", date)] if date is not None else []
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     return app
@@ -303,6 +305,45 @@ async def test_odd_401_is_returned_untouched(kind: str, date: bytes, body: bytes
     async with async_client(kind, refusing(body, calls, date)) as client:
         response = await client.get("/")
     assert (response.status_code, response.content, len(calls)) == (401, body, 1)
+    assert response.headers["content-type"] == "application/json"  # read, not rebuilt bare
+
+
+@pytest.mark.anyio
+@KINDS
+async def test_the_future_timestamp_code_alone_is_a_clock_refusal(kind: str) -> None:
+    calls: list[str] = []
+    body = b'{"detail": "Reworded by a newer server.", "code": "future_timestamp"}'
+    async with async_client(kind, refusing(body, calls, SKEWED_DATE)) as client:
+        response = await client.get("/")
+    assert (response.status_code, len(calls)) == (401, 2)  # re-signed once
+
+
+@pytest.mark.anyio
+@KINDS
+@pytest.mark.parametrize("status", [200, 403])
+async def test_clock_refusal_text_in_a_non_401_is_not_retried(kind: str, status: int) -> None:
+    calls: list[str] = []
+    async with async_client(kind, refusing(EXPIRED, calls, SKEWED_DATE, status)) as client:
+        response = await client.get("/")
+    assert (response.status_code, response.content, len(calls)) == (status, EXPIRED, 1)
+
+
+@pytest.mark.anyio
+@KINDS
+async def test_a_refusal_dated_like_the_learnt_clock_is_not_retried(kind: str) -> None:
+    # The client's clock is an hour slow and the server refuses every request as
+    # expired. The first is re-signed once; after that the server's Date agrees
+    # with the corrected clock, so the refusal is not the clock's and is returned.
+    calls: list[str] = []
+    server_now = 1_800_000_000.0
+    date = formatdate(server_now, usegmt=True).encode()
+    async with async_client(
+        kind, refusing(EXPIRED, calls, date), clock=lambda: server_now - 3600
+    ) as client:
+        assert (await client.get("/")).status_code == 401
+        assert len(calls) == 2  # refused, re-signed with the server's time, refused
+        assert (await client.get("/")).status_code == 401
+        assert len(calls) == 3  # the Date agrees with the corrected clock: no retry
 
 
 @KINDS
@@ -318,6 +359,51 @@ def test_odd_401_is_returned_untouched_sync(kind: str) -> None:
         "<html>Token is expired.</html>",
         1,
     )
+    assert response.extensions["http_version"] == b"HTTP/1.1"  # handed on as it came
+
+
+def answers(app: Any, seen: list[str]) -> Any:
+    """Records what the server answered to each request that reached it: "ok" or the ``code``."""
+
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        status = 0
+
+        async def send_recorded(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                seen.append("ok" if status == 200 else json.loads(message["body"])["code"])
+            await send(message)
+
+        await app(scope, receive, send_recorded)
+
+    return recorded
+
+
+@pytest.mark.anyio
+@KINDS
+async def test_clock_fixed_after_a_correction_replaces_the_offset(kind: str) -> None:
+    # The client's clock is an hour slow, then NTP fixes it. The offset learnt for the
+    # slow clock now dates requests an hour ahead: one refusal, and the offset the
+    # server's Date implies must replace the old one (not be added to it).
+    now = [1_800_000_000.25]
+    skew = [-3600.0]
+    seen: list[str] = []
+    server = HMACMiddleware(
+        echo_app, secret_key=SECRET, replay_cache=MemoryReplayCache(), clock=lambda: now[0]
+    )
+    app = answers(dated(server, lambda: now[0]), seen)
+    async with async_client(kind, app, clock=lambda: now[0] + skew[0]) as client:
+        check_echo(await client.post("/echo", content=b"slow clock"), b"slow clock")
+        assert seen == ["expired", "ok"]  # refused with the server's Date, re-signed
+        now[0] += 60
+        skew[0] = 0.0  # NTP fixed the client's clock
+        check_echo(await client.post("/echo", content=b"fixed clock"), b"fixed clock")
+        assert seen[2:] == ["future_timestamp", "ok"]  # the stale offset, re-learnt
+        now[0] += 60
+        check_echo(await client.post("/echo", content=b"settled"), b"settled")
+        assert seen[4:] == ["ok"]  # straight through: one server hit
 
 
 @KINDS
@@ -492,6 +578,10 @@ def test_origins_lists_every_host_to_sign_for() -> None:
             response = client.post(f"{first}/a", content=b"data")
     check_echo(response, b"data")
     assert seen[0]["authorization"].startswith("Signature ")
+
+
+def test_origins_take_http_and_https_urls() -> None:
+    transport(origins=["https://api.example.com", "http://127.0.0.1:8000"])
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
-from _signing import CLIENT_ID, SECRET, signed
+from _asgi import chunks
+from _signing import CLIENT_ID, NOW, SECRET, signed
 from fastapi import Depends, FastAPI, Request
 from pydantic import ValidationError
 
@@ -51,6 +54,93 @@ async def test_hmac_auth_dependency() -> None:
 
 
 @pytest.mark.anyio
+async def test_dependencies_answer_true_and_use_the_injected_clock() -> None:
+    # destiny-sdk's dependencies return True; the clock decides freshness.
+    then = 1_000_000_000.5
+    scope = signed("destiny", b"", at=then).scope()
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    assert await HMACAuth(SECRET, clock=lambda: then)(Request(scope, receive)) is True
+    assert await BypassHMACAuth()(Request(scope)) is True
+
+
+def reading(body: bytes, size: int = 10) -> Any:
+    """A ``receive`` handing out ``body`` in ``size``-byte messages."""
+    messages = iter(chunks(body, size))
+
+    async def receive() -> Any:
+        return next(messages)
+
+    return receive
+
+
+@pytest.mark.anyio
+async def test_the_route_can_still_read_the_body_and_its_own_user() -> None:
+    # A bodiless HTTP/1.1 request: read through request.body(), which keeps it for the
+    # route; and scope["user"] is left to the app's own authentication.
+    scope = signed("destiny", b"", at=NOW).scope()
+    request = Request(scope, reading(b""))
+    assert await HMACAuth(SECRET, clock=lambda: NOW)(request) is True
+    assert await request.body() == b""
+    assert "user" not in scope and "auth" not in scope
+
+
+@pytest.mark.anyio
+async def test_an_http2_body_without_a_length_up_to_the_limit_is_handed_on() -> None:
+    body = b"0123456789" * 3
+    request = Request(signed("destiny", body, at=NOW).scope(http_version="2"), reading(body))
+    assert await HMACAuth(SECRET, max_body_size=30, clock=lambda: NOW)(request) is True
+    assert request.state.hmac_body == body
+
+
+@pytest.mark.anyio
+async def test_defaults_and_no_body_timeout() -> None:
+    def request(at: float) -> Request:
+        return Request(signed("destiny", b"ab", at=repr(at)).scope(), reading(b"ab"))
+
+    auth = HMACAuth(SECRET, clock=lambda: NOW)  # max_age=300.0 by default
+    assert await auth(request(NOW - 299.5)) is True
+    with pytest.raises(AuthException) as stale:
+        await auth(request(NOW - 300.5))
+    assert stale.value.code == "expired"
+    assert await HMACAuth(SECRET, body_timeout=None, clock=lambda: NOW)(request(NOW)) is True
+
+
+@pytest.mark.anyio
+async def test_the_408_and_413_name_their_limits() -> None:
+    scope = signed("destiny", b"x" * 17, at=NOW).scope()
+    scope["headers"].append((b"content-length", b"17"))
+    with pytest.raises(AuthException) as too_large:
+        await HMACAuth(SECRET, max_body_size=16, clock=lambda: NOW)(Request(scope, reading(b"")))
+    assert too_large.value.detail == "Request body exceeds the limit of 16 bytes."
+
+    async def stalled() -> Any:
+        await asyncio.sleep(3600)
+
+    slow = HMACAuth(SECRET, body_timeout=0.2, clock=lambda: NOW)
+    with pytest.raises(AuthException) as timed_out:
+        await slow(Request(signed("destiny", b"x", at=NOW).scope(), stalled))
+    assert timed_out.value.detail == "Request body not received within 0.2 seconds."
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"max_body_size": 1.5}, TypeError),
+        ({"max_body_size": -1}, ValueError),
+        ({"body_timeout": 0}, ValueError),
+        ({"max_age": float("nan")}, ValueError),
+    ],
+    ids=["size-a-float", "size-negative", "timeout-zero", "max-age-nan"],
+)
+def test_bad_arguments_fail_at_construction(kwargs: dict[str, Any], error: type) -> None:
+    with pytest.raises(error, match=next(iter(kwargs))):
+        HMACAuth(SECRET, **kwargs)
+
+
+@pytest.mark.anyio
 async def test_bypass_dependency_lets_everything_through() -> None:
     transport = httpx.ASGITransport(app_with(BypassHMACAuth()))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -86,6 +176,13 @@ def test_from_scope_raises_auth_exception_with_destiny_messages() -> None:
     assert (info.value.status_code, info.value.detail) == (401, "Authorization header missing.")
     assert info.value.headers == {"WWW-Authenticate": "Signature"}
     assert info.value.code == "missing_authorization"
+
+
+def test_from_request_reads_the_request_scope() -> None:
+    scope = signed("destiny", b"", at=NOW).scope()
+    parsed = HMACAuthorizationHeaders.from_request(Request(scope))
+    assert parsed == HMACAuthorizationHeaders.from_scope(scope)
+    assert (parsed.client_id, parsed.timestamp) == (CLIENT_ID, NOW)
 
 
 def test_fast_parse_builds_the_same_model_and_uuid_as_pydantic_would() -> None:

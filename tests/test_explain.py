@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 import httpx
@@ -179,6 +180,18 @@ async def test_webhook_explains_its_signed_prefix() -> None:
         "body_sha256": hashlib.sha256(BODY).hexdigest(),
         "signed_prefix": "msg_1.1800000000.",
     }
+
+
+def test_cli_explains_a_webhook_with_its_signed_prefix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hmac-asgi sign --scheme standard-webhooks --explain``: the prefix it signed."""
+    monkeypatch.setenv("EXPLAIN_WHSEC", WHSEC)
+    argv = ["sign", "--secret-env", "EXPLAIN_WHSEC", "--scheme", "standard-webhooks"]
+    assert main([*argv, "--timestamp", str(int(NOW)), "--data", BODY.decode(), "--explain"]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert re.fullmatch(r"msg_\w+\.1800000000\.", explained.pop("signed_prefix"))
+    assert explained == {"body_length": len(BODY), "body_sha256": hashlib.sha256(BODY).hexdigest()}
 
 
 @pytest.mark.anyio

@@ -117,6 +117,26 @@ async def test_lookup_without_a_secret_means_unknown(answer: Any) -> None:
     assert (await status_of(app))[1]["code"] == "invalid_signature"
 
 
+EMPTY_ANSWERS = {"empty": ("", 401), "all empty": (["", ""], 401), "one empty": ([SECRET, ""], 200)}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("ttl", [0.0, 60.0])
+@pytest.mark.parametrize(("answer", "real_secret"), EMPTY_ANSWERS.values(), ids=EMPTY_ANSWERS)
+async def test_empty_secret_from_lookup_never_verifies(
+    answer: Any, real_secret: int, ttl: float
+) -> None:
+    # A store's empty field means "no secret", never "the empty key": anyone can sign
+    # with that one. A real secret next to it still works.
+    app = HMACMiddleware(echo_app, secret_lookup=Store({CLIENT_ID: answer}), secret_lookup_ttl=ttl)
+    for _ in range(2):  # the second from the lookup cache when ttl > 0
+        assert await status_of(app, secret="") == (
+            401,
+            {"detail": "Signature is invalid.", "code": "invalid_signature"},
+        )
+        assert (await status_of(app, secret=SECRET))[0] == real_secret
+
+
 # secret_lookup: the TTL cache.
 
 

@@ -93,16 +93,29 @@ async def test_client_disconnect_mid_body_never_calls_app(after: int) -> None:
 
 
 @pytest.mark.anyio
-async def test_body_limit_exact_passes_and_one_more_byte_is_413() -> None:
+@pytest.mark.parametrize("declared", [False, True], ids=["streamed", "content-length"])
+async def test_body_limit_exact_passes_and_one_more_byte_is_413(declared: bool) -> None:
     for size, status in ((100, 200), (101, 413)):
         body = b"z" * size
         outcome = Outcome()
         headers = signed("destiny", body, at=NOW).raw
+        headers += [(b"content-length", str(size).encode())] if declared else []
         await drive(
             middleware(outcome, max_body_size=100), http_scope(headers), chunks(body, 10), outcome
         )
         assert outcome.status == status
         assert outcome.app_calls == (status == 200)
+
+
+@pytest.mark.anyio
+async def test_max_body_size_zero_admits_only_empty_bodies() -> None:
+    for body, status in ((b"", 200), (b"x", 413)):
+        outcome = Outcome()
+        headers = signed("destiny", body, at=NOW).raw
+        await drive(
+            middleware(outcome, max_body_size=0), http_scope(headers), chunks(body, 1), outcome
+        )
+        assert outcome.status == status
 
 
 @pytest.mark.anyio
@@ -116,9 +129,29 @@ async def test_streamed_body_over_limit_stops_reading() -> None:
 
 
 @pytest.mark.anyio
-async def test_declared_content_length_over_limit_is_refused_before_reading() -> None:
+async def test_a_numeric_header_is_not_taken_for_the_content_length() -> None:
     outcome = Outcome()
-    headers = [*signed("destiny", b"", at=NOW).raw, (b"content-length", b"101")]
+    headers = [*signed("destiny", b"", at=NOW).raw, (b"x-item-count", b"1000")]
+    mw = middleware(outcome, max_body_size=100)
+    await drive(mw, http_scope(headers), chunks(b"", 1), outcome)
+    assert outcome.status == 200
+
+
+@pytest.mark.anyio
+async def test_empty_client_secrets_refuses_everyone() -> None:
+    outcome = Outcome()
+    mw = middleware(outcome, secret_key=None, client_secrets={})
+    await drive(mw, http_scope(signed("destiny", b"", at=NOW).raw), chunks(b"", 1), outcome)
+    assert outcome.code() == (401, "invalid_signature")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("declared", [b"101", b"1000", b"000101"])
+async def test_declared_content_length_over_limit_is_refused_before_reading(
+    declared: bytes,
+) -> None:
+    outcome = Outcome()
+    headers = [*signed("destiny", b"", at=NOW).raw, (b"content-length", declared)]
     mw = middleware(outcome, max_body_size=100)
     await drive(mw, http_scope(headers), [], outcome, then="forbid")
     assert outcome.status == 413
@@ -147,13 +180,19 @@ async def test_exclude_paths_match_the_exact_path_only(path: str, exempt: bool) 
 
 @pytest.mark.anyio
 async def test_lifespan_passes_straight_through() -> None:
-    seen: list[str] = []
+    seen: list[tuple[Any, ...]] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        seen.append(scope["type"])
+        seen.append((scope["type"], receive, send))
 
-    await HMACMiddleware(app, secret_key=SECRET)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
-    assert seen == ["lifespan"]
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    await HMACMiddleware(app, secret_key=SECRET)({"type": "lifespan"}, receive, send)
+    assert seen == [("lifespan", receive, send)]  # the server's own channels, both ways
 
 
 WS_URL = "http://testserver/ws"
@@ -166,6 +205,7 @@ async def test_websocket_unsigned_is_closed_before_accept() -> None:
     await drive(mw, ws_scope(WS_URL, {}), [{"type": "websocket.connect"}], outcome)
     assert [m["type"] for m in outcome.sent] == ["websocket.close"]
     assert outcome.sent[0]["code"] == 1008
+    assert outcome.sent[0]["reason"] == "Authorization header missing."
 
 
 @pytest.mark.anyio
@@ -217,6 +257,24 @@ async def test_freshness_window_is_inclusive_both_ways(skew: float, status: int)
     headers = signed("destiny", b"", at=repr(NOW + skew)).raw
     await drive(middleware(outcome), http_scope(headers), chunks(b"", 1), outcome)
     assert outcome.status == status
+
+
+@pytest.mark.anyio
+async def test_without_body_timeout_a_clock_stepping_back_mid_body_is_refused() -> None:
+    # Freshness is checked again once the body is in (nothing bounded its read): a wall
+    # clock stepped back by more than max_age meanwhile makes the request future-dated.
+    now = [NOW]
+    outcome = Outcome()
+    mw = middleware(outcome, body_timeout=None, clock=lambda: now[0])
+    headers = signed("destiny", b"ab", at=NOW).raw
+    first, last = chunks(b"ab", 1)
+
+    def step_back() -> None:  # between the two chunks
+        now[0] = NOW - 301
+
+    await drive(mw, http_scope(headers), [first, step_back, last], outcome)
+    assert outcome.app_calls == 0
+    assert outcome.code() == (401, "future_timestamp")
 
 
 @pytest.mark.anyio

@@ -217,3 +217,23 @@ async def test_remembered_for_the_whole_freshness_window() -> None:
         assert (await client.get("/", headers=headers)).json()["code"] == "replayed"
         clock.now += 0.2  # past the window: now refused as expired
         assert (await client.get("/", headers=headers)).json()["code"] == "expired"
+
+
+@pytest.mark.anyio
+async def test_future_dated_request_is_remembered_until_its_own_expiry() -> None:
+    # Dated almost max_age ahead, a request stays fresh for almost 2 * max_age: its
+    # replay entry must last until timestamp + max_age, not max_age from now.
+    clock = FakeClock(time.time())
+    cache = MemoryReplayCache(clock=clock)
+    app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache, max_age=30, clock=clock)
+    first_use = clock.now
+    timestamp = first_use + 29.5
+    headers = signed("destiny", at=f"{timestamp}").httpx
+    async with client_for(app) as client:
+        assert (await client.get("/", headers=headers)).status_code == 200
+        for later in (30.5, 45.0, 59.4):  # past max_age from the first use, still fresh
+            clock.now = first_use + later
+            replay = await client.get("/", headers=headers)
+            assert (replay.status_code, replay.json().get("code")) == (401, "replayed"), later
+        clock.now = timestamp + 30.1  # the timestamp itself has expired
+        assert (await client.get("/", headers=headers)).json()["code"] == "expired"

@@ -95,6 +95,10 @@ async def test_from_url_sets_socket_timeouts(server: RedisServer) -> None:
     assert kwargs["socket_timeout"] == 0.25
     assert kwargs["socket_connect_timeout"] == 1.0
     await cache.aclose()
+    cache = RedisReplayCache.from_url(server.url, timeout=0.25)
+    kwargs = cache.client.connection_pool.connection_kwargs
+    assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.25, 0.25)
+    await cache.aclose()
 
 
 @pytest.mark.anyio
@@ -146,6 +150,27 @@ async def test_key_has_prefix_and_ttl_within_window(server: RedisServer) -> None
     # Kept while any server could still accept it: 2 * max_age (clock differences
     # between servers up to max_age) plus the longest body read (30 s + 1 s tick).
     assert (2 * 5 + 30) * 1000 < pttl <= (2 * 5 + 31) * 1000
+    await cache.aclose()
+
+
+@pytest.mark.anyio
+async def test_future_dated_request_is_remembered_until_its_own_expiry(
+    server: RedisServer,
+) -> None:
+    # Dated almost max_age ahead, a request stays fresh for almost 2 * max_age: its key
+    # must live at least until timestamp + max_age, not max_age from now. Redis expires
+    # keys on its own clock: its PTTL says when, with no need to wait for it.
+    cache = RedisReplayCache.from_url(server.url)
+    app = HMACMiddleware(echo_app, secret_key=SECRET, replay_cache=cache, max_age=30)
+    timestamp = time.time() + 29.5
+    headers = signed("destiny", at=f"{timestamp}").httpx
+    async with client_for(app) as client:
+        assert (await client.get("/", headers=headers)).status_code == 200
+        replay = await client.get("/", headers=headers)
+        assert (replay.status_code, replay.json().get("code")) == (401, "replayed")
+    (key,) = await cache.client.keys("*")
+    expires = time.time() + await cache.client.pttl(key) / 1000
+    assert expires >= timestamp + 30
     await cache.aclose()
 
 

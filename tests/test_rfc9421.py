@@ -311,6 +311,16 @@ async def test_tag_on_both_sides(kind: str) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_signer_sending_nonces_sends_a_fresh_one_each_time() -> None:
+    """``MessageSigner(nonce=True)`` meets ``require_nonce=True``, never with the same nonce."""
+    requests = [signed("rfc9421", method="GET", at=NOW, nonce=True) for _ in range(2)]
+    nonces = [re.findall(r';nonce="([^"]+)"', r.httpx["Signature-Input"]) for r in requests]
+    assert len(nonces[0]) == len(nonces[1]) == 1 and nonces[0] != nonces[1]
+    for request in requests:
+        assert (await verify(request.scope(), using=scheme(require_nonce=True))).status == 200
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("status", [307, 308, 303])
 async def test_transport_signs_each_redirect_hop(status: int) -> None:
     """Every hop is signed for its own method and path (RFC 9421 binds them)."""
@@ -480,6 +490,62 @@ async def test_path_is_signed_as_sent_never_decoded(path: str, sent: bytes, stat
     scope["raw_path"] = sent
     outcome = await verify(scope)
     assert outcome.status == status
+
+
+def without_host(scope: dict[str, Any]) -> None:
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"]
+
+
+# name -> (URL signed, edit of the server's scope): keys an ASGI server may leave out
+OPTIONAL_KEYS: dict[str, tuple[str, Callable[[dict[str, Any]], None]]] = {
+    "no-raw_path": ("http://orders.test/a%20b/c", lambda s: s.pop("raw_path")),  # path re-encoded
+    "no-host": ("http://127.0.0.1:8000/orders", without_host),  # the server's address
+    "no-scheme": ("http://orders.test/orders", lambda s: s.pop("scheme")),  # "http"
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("url", "edit"), OPTIONAL_KEYS.values(), ids=OPTIONAL_KEYS)
+async def test_a_scope_without_optional_keys_is_read_as_asgi_says(
+    url: str, edit: Callable[[dict[str, Any]], None]
+) -> None:
+    """ASGI's defaults: the path re-encoded from ``path``, the server's address without a
+    Host (HTTP/1.0), ``http`` without a scheme."""
+    components = ["@method", "@authority", "@path", "@query", "@scheme"]
+    scope = signed("rfc9421", method="GET", url=url, at=NOW, components=components).scope()
+    edit(scope)
+    assert scope["server"] == ("127.0.0.1", 8000)
+    outcome = await verify(scope)
+    assert outcome.status == 200, outcome.body
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["auth", "transport"])
+async def test_the_signer_signs_the_host_it_sends(kind: str) -> None:
+    """Calling by address with a Host header: ``@authority`` is that Host, as the server sees."""
+    signing = {
+        "secret_key": RFC_SECRET,
+        "key_id": KEY_ID,
+        "scheme": "rfc9421",
+        "clock": lambda: NOW,
+    }
+    base_url = "http://127.0.0.1:8000"
+    async with signing_client(kind, guard(), base_url=base_url, **signing) as client:
+        response = await client.get("/orders", headers={"Host": "orders.example"})
+    assert who(response)["hmac"] == ["rfc9421", KEY_ID]
+
+
+@pytest.mark.anyio
+async def test_a_field_value_loses_its_outer_spaces_and_tabs_only() -> None:
+    """RFC 9421 section 2.1: leading and trailing whitespace is dropped, nothing else;
+    checked against a signature base written out here."""
+    member = f'("x-note");created={NOW};keyid="{KEY_ID}"'
+    headers = signed_over(['"x-note": X marks X'], member)
+    scope = scope_for(
+        "GET", "http://orders.test/", [(b"x-note", b" \tX marks X \t"), *raw(headers)]
+    )
+    outcome = await verify(scope, using=scheme(required_components=["x-note"]))
+    assert outcome.status == 200, outcome.body
 
 
 # component, edit of the server's scope (None: none), expected code after the edit
@@ -813,11 +879,12 @@ MALFORMED: list[tuple[str, dict[str, str], str, str | None]] = [
         ]
     ),
     *(
-        (name, covering(extra), code, None)
+        (name, covering(extra), code, INPUT_DETAIL if code == "malformed_header" else None)
         for name, extra, code in [
             ("component-a-token", "x-trace", "malformed_header"),
             ("component-an-integer", "1", "malformed_header"),
             ("component-twice", '"@path"', "malformed_header"),
+            ("field-with-a-line-feed", '"x-split"', "unsupported_component"),
             ("unknown-derived", '"@fragment"', "unsupported_component"),
             ("status-on-a-request", '"@status"', "unsupported_component"),
             ("derived-with-req", '"@scheme";req', "unsupported_component"),
@@ -843,7 +910,11 @@ async def test_malformed_signature_headers(
     name: str, headers: dict[str, str], code: str, detail: str | None
 ) -> None:
     """Each malformed request is a 401 with its code: never a 500, never the app."""
-    extra = [(b"x-trace", b"t-1"), (b"x-name", "caf\xe9".encode("latin-1"))]
+    extra = [
+        (b"x-trace", b"t-1"),
+        (b"x-name", "caf\xe9".encode("latin-1")),
+        (b"x-split", b"a\nb"),  # a line feed would add a line to the signature base
+    ]
     scope = scope_for("GET", MALFORMED_URL, [*extra, *raw(headers)])
     check_refused(await verify(scope), code, detail)
 

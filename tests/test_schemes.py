@@ -316,6 +316,12 @@ async def lookup(client_id: Any) -> None:
     return None
 
 
+class DestinyCopy(DestinyScheme):
+    """destiny-sdk's format under another name: its headers are still destiny's."""
+
+    name = "destiny-copy"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -344,6 +350,11 @@ async def lookup(client_id: Any) -> None:
             ValueError,
             "standard-webhooks format twice",
         ),
+        (
+            {"schemes": [*all_schemes()[:2], DestinyCopy(secret_key=SECRET)]},
+            ValueError,
+            "destiny-copy format twice",  # the headers decide: two formats cannot share one
+        ),
         ({}, TypeError, "or schemes="),
     ],
     ids=[
@@ -360,6 +371,7 @@ async def lookup(client_id: Any) -> None:
         "destiny-twice",
         "rfc9421-twice",
         "webhooks-twice",
+        "headers-of-an-earlier-format",
         "nothing",
     ],
 )

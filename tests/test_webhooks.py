@@ -183,6 +183,7 @@ LISTS: list[tuple[str, str, str | None]] = [
     ("thirty-two-entries", " ".join([WRONG] * 31 + [GOOD]), None),
     ("only-v1a", ED25519, "malformed_header"),
     ("only-not-base64", "v1,!!not-base64!!", "malformed_header"),
+    ("only-good-with-a-stray-character", GOOD[:10] + "*" + GOOD[10:], "malformed_header"),
     ("only-short", SHORT, "malformed_header"),
     ("only-spaces", "   ", "malformed_header"),
     ("uppercase-version", "V1" + GOOD[2:], "malformed_header"),
@@ -288,6 +289,12 @@ BAD_SECRETS: list[tuple[str, Any, type[Exception], str]] = [
     (
         "bad-base64-in-a-list",
         [WEBHOOK_SECRET, "whsec_" + KEY_TEXT + "!"],
+        ValueError,
+        "not valid base64",
+    ),
+    (
+        "not-the-base64-alphabet",  # never read leniently, as if the stray * were not there
+        WEBHOOK_SECRET[:12] + "*" + WEBHOOK_SECRET[12:],
         ValueError,
         "not valid base64",
     ),
