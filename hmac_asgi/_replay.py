@@ -60,7 +60,7 @@ class MemoryReplayCache:
     peak requests per ``2 * max_age + body_timeout``.
 
     Parameters:
-        max_entries: how many signatures to remember at most (about 250 bytes
+        max_entries: how many signatures to remember at most (about 280 bytes
             each).
         clock: seconds since the epoch (``time.time``); injectable for tests.
 
@@ -76,9 +76,10 @@ class MemoryReplayCache:
         if not callable(clock):
             raise TypeError("clock must be a callable returning seconds since the epoch")
         self._clock = clock
-        self._entries: dict[str, float] = {}  # key -> expiry
+        self._entries: set[str] = set()  # the keys held; their expiries are in _order
         # (expiry, key) in insertion order, which is expiry order: the front goes first.
-        # (A dict's first item is O(deleted slots) to find; a deque's is O(1).)
+        # (An insertion-ordered dict alone would do, but finding its first item is
+        # O(deleted slots); a deque's is O(1).)
         self._order: deque[tuple[float, str]] = deque()
         self._last_expiry = -math.inf
 
@@ -109,15 +110,15 @@ class MemoryReplayCache:
         now = self._clock()
         entries, order = self._entries, self._order
         while order and order[0][0] <= now:
-            del entries[order.popleft()[1]]
+            entries.remove(order.popleft()[1])
         if key in entries:
             return False
         if len(entries) >= self._max_entries:
-            del entries[order.popleft()[1]]  # the soonest to expire
+            entries.remove(order.popleft()[1])  # the soonest to expire
         expiry = now + ttl
         if expiry < self._last_expiry:
             expiry = self._last_expiry  # never before an earlier entry: the order holds
         self._last_expiry = expiry
-        entries[key] = expiry
+        entries.add(key)
         order.append((expiry, key))
         return True
