@@ -346,6 +346,24 @@ async def test_a_refusal_dated_like_the_learnt_clock_is_not_retried(kind: str) -
         assert len(calls) == 3  # the Date agrees with the corrected clock: no retry
 
 
+@pytest.mark.anyio
+@KINDS
+async def test_the_learnt_clock_is_the_middle_of_the_dates_second(kind: str) -> None:
+    # An HTTP Date is truncated to the second: the server's time is read as half a
+    # second past it, the middle of the second it names.
+    server_now = 1_800_000_000.0
+    date = formatdate(server_now, usegmt=True).encode()
+    stamps: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        stamps.append(dict(scope["headers"])[b"x-request-timestamp"].decode())
+        await refusing(EXPIRED, [], date)(scope, receive, send)
+
+    async with async_client(kind, app, clock=lambda: server_now - 3600) as client:
+        assert (await client.get("/")).status_code == 401
+    assert [float(stamp) for stamp in stamps] == [server_now - 3600, server_now + 0.5]
+
+
 @KINDS
 def test_odd_401_is_returned_untouched_sync(kind: str) -> None:
     calls: list[str] = []  # uvicorn adds the Date, an hour after the client's clock

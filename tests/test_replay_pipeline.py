@@ -220,6 +220,26 @@ async def test_cancelled_caller_does_not_cancel_the_batch(
 
 
 @pytest.mark.anyio
+async def test_a_cancelled_round_trip_answers_its_callers(
+    cache: RedisReplayCache, server: RedisServer
+) -> None:
+    # The batch's own task cancelled (its event loop shutting down): every caller still
+    # gets an answer, ReplayCacheUnavailable, never a hang or the task's CancelledError.
+    assert await cache.add_once("warm-up", 5) is True
+    here = cache._loops[asyncio.get_running_loop()]
+    with server.paused():
+        callers = [asyncio.create_task(cache.add_once(f"x{i}", 5)) for i in range(3)]
+        await asyncio.sleep(0.05)
+        (sending,) = here.sending
+        sending.cancel()
+        answers = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 5)
+    for answer in answers:
+        assert isinstance(answer, ReplayCacheUnavailable)
+        assert str(answer) == "redis: the round trip was cancelled"
+    assert await cache.add_once("after", 5) is True
+
+
+@pytest.mark.anyio
 async def test_cancelled_caller_through_the_middleware(server: RedisServer) -> None:
     # A client that disconnects mid-request cancels its own task only.
     cache = RedisReplayCache.from_url(server.url)
