@@ -77,10 +77,15 @@ def reading(body: bytes, size: int = 10) -> Any:
 
 
 @pytest.mark.anyio
-async def test_the_route_can_still_read_the_body_and_its_own_user() -> None:
-    # A bodiless HTTP/1.1 request: read through request.body(), which keeps it for the
-    # route; and scope["user"] is left to the app's own authentication.
+@pytest.mark.parametrize("version", ["1.1", None], ids=["http-1.1", "no-http_version"])
+async def test_the_route_can_still_read_the_body_and_its_own_user(version: str | None) -> None:
+    # A bodiless HTTP/1.1 request (as ASGI reads a scope without "http_version"): read
+    # through request.body(), which keeps it for the route; and scope["user"] is left to
+    # the app's own authentication.
     scope = signed("destiny", b"", at=NOW).scope()
+    assert scope.pop("http_version") == "1.1"
+    if version is not None:
+        scope["http_version"] = version
     request = Request(scope, reading(b""))
     assert await HMACAuth(SECRET, clock=lambda: NOW)(request) is True
     assert await request.body() == b""

@@ -25,6 +25,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from openapi_spec_validator import validate
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 
 from hmac_asgi import (
     DestinyScheme,
@@ -69,6 +70,7 @@ def fastapi_app(docs: tuple[str, ...] = FASTAPI_DOCS, **config: Any) -> FastAPI:
         return {"status": "ok"}
 
     app.add_middleware(HMACMiddleware, exclude_paths=("/health", *docs), **config)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # others beside it are not read
     hmac_openapi(app)
     return app
 
@@ -88,11 +90,17 @@ async def litestar_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def unchanged(app: Any) -> Any:
+    """A plain middleware factory, as Litestar takes them besides ``DefineMiddleware``."""
+    return app
+
+
 def litestar_app(docs: tuple[str, ...] = LITESTAR_DOCS, **config: Any) -> Litestar:
     middleware = DefineMiddleware(HMACMiddleware, exclude_paths=("/health", *docs), **config)
     app = Litestar(
         [litestar_create_order, litestar_read_order, litestar_health],
-        middleware=[middleware],
+        # Others beside it are not read: a factory and a DefineMiddleware with arguments.
+        middleware=[unchanged, middleware, DefineMiddleware(GZipMiddleware, minimum_size=1000)],
     )
     hmac_openapi(app)
     return app

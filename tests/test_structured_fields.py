@@ -327,6 +327,27 @@ def test_errors_name_a_position_never_the_input(text: str) -> None:
     assert "position" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "expected an item at position 0, found end of input"),
+        ("1, \u00e9", "not ASCII at position 3, found non-ASCII"),
+        ("1 2", "unexpected text after the value at position 2, found digit"),
+        ("a x", "unexpected text after the value at position 2, found letter"),
+        ("1\t", "unexpected text after the value at position 1, found space or tab"),
+        ('"a\x01"', "bad String at position 2, found control character"),
+        ("1 ;", "unexpected text after the value at position 2, found punctuation"),
+    ],
+    ids=["end", "non-ascii", "digit", "letter", "tab", "control", "punctuation"],
+)
+def test_errors_say_what_they_found_where(text: str, message: str) -> None:
+    """What a developer reads when a signature header does not parse (the 401 itself
+    keeps its fixed detail): the position and the kind of character found there."""
+    with pytest.raises(StructuredFieldError) as caught:
+        parse_item(text)
+    assert str(caught.value) == message
+
+
 def test_token_repr_says_token() -> None:
     assert repr(Token("a")) == "Token('a')"
     assert serialize_bare_item(Token("*/x:y")) == "*/x:y" and serialize_bare_item("a") == '"a"'
