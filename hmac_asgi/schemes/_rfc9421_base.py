@@ -144,7 +144,12 @@ class ScopeMessage:
         self.authority = authority(text, self.scheme) if text else ""
         raw_path = scope.get("raw_path")
         if raw_path is None:  # optional in ASGI: re-encode what the server decoded
-            path = quote(scope.get("root_path", "") + scope["path"], safe="/%!$&'()*+,;=:@~")
+            # ``path`` holds ``root_path`` (as uvicorn >= 0.26 and Starlette's Mount read
+            # the ASGI spec); an older server's does not, and gets it put back.
+            root, path = scope.get("root_path", ""), scope["path"]
+            if not path.startswith(root):
+                path = root + path
+            path = quote(path, safe="/%!$&'()*+,;=:@~")
         else:
             path = raw_path.decode("latin-1").partition("?")[0]
         self.path = path or "/"
