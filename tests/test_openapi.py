@@ -227,6 +227,11 @@ def test_rfc9421_describes_this_servers_policy() -> None:
     # The command line signs the default policy only: the Python client is offered instead.
     assert "hmac-asgi sign" not in custom.recipe
     assert "components=['@method', '@path'], tag='orders'" in custom.recipe
+    untagged = MessageSignatureScheme(keys={KEY_ID: SECRET}, required_components=["@method"])
+    assert "hmac-asgi sign" not in untagged.openapi().recipe  # components alone are enough
+    assert "components=['@method'])" in untagged.openapi().recipe
+    tagged = MessageSignatureScheme(keys={KEY_ID: SECRET}, tag="orders").openapi()
+    assert "hmac-asgi sign" not in tagged.recipe and "tag='orders'" in tagged.recipe
     nonce = MessageSignatureScheme(keys={KEY_ID: SECRET}, require_nonce=True).openapi()
     assert "nonce" in nonce.recipe and "HMACSigningTransport" not in nonce.recipe
 
@@ -293,6 +298,33 @@ async def test_an_operations_own_security_is_kept_and_anded() -> None:
     both = [{"APIKeyHeader"} | formats for formats in (DESTINY, RFC9421, WEBHOOKS)]
     assert requirements(data, "/tenant", "get") == both
     assert "APIKeyHeader" in data["components"]["securitySchemes"]
+
+
+@pytest.mark.anyio
+async def test_fastapi_documents_own_security_is_kept_and_anded() -> None:
+    # FastAPI's documented way to change its document: an app.openapi of one's own, here
+    # requiring a bearer token on every operation. Ours is added to it, never instead.
+    app = FastAPI()
+
+    @app.post("/orders")
+    async def create_order() -> dict[str, str]:
+        return {"created": "yes"}
+
+    generate = app.openapi
+
+    def with_bearer() -> dict[str, Any]:
+        document = generate()
+        document["security"] = [{"BearerToken": []}]
+        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["BearerToken"] = {"type": "http", "scheme": "bearer"}
+        return document
+
+    app.openapi = with_bearer  # type: ignore[method-assign]
+    app.add_middleware(HMACMiddleware, secret_key=SECRET, exclude_paths=FASTAPI_DOCS)
+    hmac_openapi(app)
+    data = await document(app, "/openapi.json")
+    assert requirements(data, "/orders", "post") == [{"BearerToken"} | DESTINY]
+    assert data["security"] == [{"BearerToken": []}]
 
 
 @pytest.mark.anyio

@@ -505,7 +505,8 @@ def without_host(scope: dict[str, Any]) -> None:
 
 # name -> (URL signed, edit of the server's scope): keys an ASGI server may leave out
 OPTIONAL_KEYS: dict[str, tuple[str, Callable[[dict[str, Any]], None]]] = {
-    "no-raw_path": ("http://orders.test/a%20b/c", lambda s: s.pop("raw_path")),  # path re-encoded
+    # The path re-encoded: a space as %20, what a path may hold as it is (":@,") kept.
+    "no-raw_path": ("http://orders.test/a%20b/c:d@e,f", lambda s: s.pop("raw_path")),
     # Mounted at /api: path holds root_path (the ASGI spec as servers read it today), or
     # not (older servers); the URL signed is the whole path either way.
     "no-raw_path-mounted": ("http://orders.test/api/a%20b", lambda s: mounted(s, "/api/a b")),
