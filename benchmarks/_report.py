@@ -50,6 +50,8 @@ GOALS = (  # the targets, in the order of the table
     ("Redis replay cost over no cache, 32 in flight (1 KiB)", "<= +35 us"),
     ("HTTP req/s, 2 workers: Redis replay / no cache", ">= 0.85x"),
     ("Memory replay cost over no cache (report only)", "<= +2 us"),
+    ("Client overhead, ours / destiny-sdk's HMACSigningAuth (1 KiB)", "<= 1.0x"),
+    ("Client overhead over a minimal signing transport", "<= +2 us"),
 )
 
 
@@ -106,6 +108,7 @@ def targets(summary: dict[str, Any]) -> list[Target]:
         (f"{hooks / destiny_cost:.2f}x ({hooks:.1f} us)", hooks <= 1.3 * destiny_cost, "-")
     )
     found += _replay_targets(summary["replay"])
+    found += _client_targets(summary["client"])
     return [Target(name, goal, *answer) for (name, goal), answer in zip(GOALS, found, strict=True)]
 
 
@@ -135,6 +138,37 @@ def _replay_targets(replay: dict[str, Any]) -> list[tuple[str, bool | None, str]
     memory = f"{at1['memory']:+.1f} us (32 in flight: {at32['memory']:+.1f} us)"
     found.append((memory, at1["memory"] <= 2, "-"))
     return found
+
+
+def _client_targets(client: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """Ours, the transport and the Auth each, against destiny-sdk's Auth and the minimal
+    signer; the verdict is the worse of the two."""
+    over = client["overhead_us"]
+    destiny, minimal = over["destiny_auth"], over["minimal"]
+    ours = {"transport": over["transport"], "Auth": over["auth"]}
+    ratios = ", ".join(f"{n} {v / destiny:.2f}x" for n, v in ours.items())
+    gaps = ", ".join(f"{n} {v - minimal:+.1f} us" for n, v in ours.items())
+    worst = max(ours.values())
+    return [
+        (f"{ratios} ({destiny:.1f} us)", worst <= destiny, "-"),
+        (f"{gaps} (minimal {minimal:.1f} us)", worst <= minimal + 2, "-"),
+    ]
+
+
+def _client(client: dict[str, Any]) -> list[str]:
+    from _client_bench import LABELS as CLIENT_LABELS
+
+    med, over = client["median_us"], client["overhead_us"]
+    rows = [[CLIENT_LABELS[n], _t(med[n]), _t(over[n]) if n in over else "-"] for n in med]
+    return [
+        "## The client half: signing a 1 KiB POST with httpx",
+        "",
+        "A sync `httpx.Client` over `httpx.MockTransport` (no network), plain and through each"
+        f" signer ({client['rounds']} rounds x {client['batch']} calls, interleaved); every"
+        " signer's headers verified once before timing, every answer asserted 200.",
+        "",
+        *_table(["client", "median per call", "above plain httpx"], rows),
+    ]
 
 
 def _replay(replay: dict[str, Any]) -> list[str]:
@@ -336,6 +370,8 @@ def markdown(summary: dict[str, Any], found: list[Target]) -> str:
         *_inprocess(summary["inprocess"]),
         "",
         *_schemes(summary["schemes"]),
+        "",
+        *_client(summary["client"]),
         "",
         *_replay(summary["replay"]),
         "",

@@ -33,6 +33,7 @@ try:  # _apps imports destiny-sdk (and quiets its import-time warning)
 except ImportError as exc:
     sys.exit(f"run.py needs destiny-sdk, fastapi, uvicorn (Python >= 3.12: .venv-interop): {exc}")
 
+from _client_bench import measure_client
 from _http_load import CONNECTIONS, HTTP, measure_http
 from _inprocess import measure, measure_memory
 from _replay_bench import measure_replay
@@ -55,6 +56,7 @@ FULL = {
     "memory": ([*TIMED, *STREAMING], (16 * MIB, 100 * MIB)),
     "http": (3, 10.0, 2.0),
     "schemes": (61, 200),
+    "client": (41, 300),  # rounds x calls per client
     "replay": (41, 320, (3, 10.0, 2.0)),  # rounds x requests in process; HTTP as above
 }
 QUICK = {
@@ -63,6 +65,7 @@ QUICK = {
     "memory": (["bare_starlette", "starlette_ours", *STREAMING], (16 * MIB,)),
     "http": (1, 2.0, 1.0),
     "schemes": (3, 20),
+    "client": (3, 30),
     "replay": (3, 64, (1, 2.0, 1.0)),
 }
 
@@ -117,6 +120,8 @@ def main() -> None:
     summary["inprocess"] = asyncio.run(measure(TIMED, settings["plan"], settings["warmup"]))
     print("three wire formats:")
     summary["schemes"] = asyncio.run(measure_schemes(*settings["schemes"]))
+    print("the client half (httpx.MockTransport):")
+    summary["client"] = measure_client(*settings["client"])
     print("replay caches (a redis-server and a 3-master Redis Cluster on 127.0.0.1):")
     summary["replay"] = measure_replay(*settings["replay"])
     print("peak memory per request:")
