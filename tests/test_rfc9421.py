@@ -560,6 +560,19 @@ async def test_a_field_value_loses_its_outer_spaces_and_tabs_only() -> None:
     assert outcome.status == 200, outcome.body
 
 
+@pytest.mark.anyio
+async def test_a_binary_wrapped_value_loses_its_outer_spaces_and_tabs_only() -> None:
+    """``;bs`` wraps the bytes of each line once spaces and tabs are trimmed: a trailing
+    obs-text byte such as 0xA0 (a no-break space in latin-1) is part of the value."""
+    value = b"caf\xe9\xa0"
+    member = f'("x-name";bs);created={NOW};keyid="{KEY_ID}"'
+    headers = signed_over([f'"x-name";bs: :{base64.b64encode(value).decode()}:'], member)
+    line = (b"x-name", b" \t" + value + b" \t")
+    scope = scope_for("GET", "http://orders.test/", [line, *raw(headers)])
+    outcome = await verify(scope, using=scheme(required_components=['"x-name";bs']))
+    assert outcome.status == 200, outcome.body
+
+
 # component, edit of the server's scope (None: none), expected code after the edit
 DEFAULT = ["@method", "@authority", "@path", "@query", "content-digest"]
 COMPONENTS: list[tuple[str, Callable[[dict[str, Any]], None] | None, str | None]] = [
