@@ -46,18 +46,24 @@ async def test_framework_example(module: str) -> None:
     assert unsigned.json()["code"] == "missing_authorization"
 
 
-def test_make_demo_script_shows_200_then_401() -> None:
+def run_example(script: str) -> str:
+    """Run ``examples/<script>`` as a user would; its output, once it has exited cleanly."""
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "demo.py")],
+        [sys.executable, str(EXAMPLES / script)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "-> 200 " in result.stdout and "-> 401 " in result.stdout
-    assert result.stdout.index("-> 200 ") < result.stdout.index("-> 401 ")
-    assert "Server stopped." in result.stdout
+    return result.stdout
+
+
+def test_make_demo_script_shows_200_then_401() -> None:
+    out = run_example("demo.py")
+    assert "-> 200 " in out and "-> 401 " in out
+    assert out.index("-> 200 ") < out.index("-> 401 ")
+    assert "Server stopped." in out
 
 
 @pytest.mark.anyio
@@ -144,19 +150,12 @@ async def test_rfc9421_call_signs_method_path_and_body() -> None:
 
 
 def test_fastapi_to_fastapi_one_command_runs_both_services_and_stops_them() -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "fastapi_to_fastapi.py")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "/invoices/42 -> 200" in result.stdout
+    out = run_example("fastapi_to_fastapi.py")
+    assert "/invoices/42 -> 200" in out
     # Billing's answer holds what orders said, and orders knew the caller by its keyid.
-    assert '"total": 750' in result.stdout and '"recorded_for": "billing"' in result.stdout
-    assert "/orders/42 unsigned -> 401" in result.stdout
-    assert result.stdout.rstrip().endswith("Both services stopped.")
+    assert '"total": 750' in out and '"recorded_for": "billing"' in out
+    assert "/orders/42 unsigned -> 401" in out
+    assert out.rstrip().endswith("Both services stopped.")
 
 
 @pytest.mark.anyio
